@@ -52,3 +52,8 @@ lock:
 [group('bench')]
 bench:
     {{ run }} python bench/bench_scaffold.py
+
+# the demo: scaffold a project into DEST from this checkout, set it up, create a job, show it
+[group('demo')]
+demo dest="demo-project":
+    {{ run }} python tools/demo.py "$1"

@@ -7,51 +7,18 @@ files git would track here, committed and tagged.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import copier
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-GIT_ID = ["-c", "user.name=dsflow tests", "-c", "user.email=tests@dsflow.invalid"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from snapshot import REPO, git, snapshot_repo  # noqa: E402
 
-
-def git(cwd: Path, *args: str) -> str:
-    """Run git in ``cwd`` with a fixed identity; return stdout."""
-    out = subprocess.run(
-        ["git", *GIT_ID, *args], cwd=cwd, check=True, capture_output=True, text=True
-    )
-    return out.stdout
-
-
-def snapshot_repo(dst: Path, tag: str = "v1.0.0") -> Path:
-    """Copy the files git tracks (or would track) here into ``dst``, commit and tag them."""
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    ).stdout.split(b"\0")
-    for raw in filter(None, files):
-        rel = raw.decode()
-        src = REPO / rel
-        if not src.exists() and not src.is_symlink():
-            continue  # deleted in the working tree
-        target = dst / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_symlink():
-            target.symlink_to(os.readlink(src))
-        else:
-            shutil.copy2(src, target)
-    git(dst, "init", "-q", "-b", "main")
-    git(dst, "add", "-A")
-    git(dst, "commit", "-q", "-m", "template snapshot")
-    git(dst, "tag", tag)
-    return dst
+__all__ = ["REPO", "git", "snapshot_repo"]
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -20,7 +21,9 @@ def _cmd_setup(args: argparse.Namespace) -> None:
     kernel = install_kernel(str(project.answers.get("project_slug", project.root.name)))
     print(f"kernel:  {kernel} (Jupyter and papermill use it)")
     created = ensure_secrets(project.root / ".env")
-    print(f"secrets: {'generated ' + ', '.join(created) if created else 'kept'} in .env (gitignored)")
+    print(
+        f"secrets: {'generated ' + ', '.join(created) if created else 'kept'} in .env (gitignored)"
+    )
     print("ready: `just` lists the recipes; `just templates` the job templates")
 
 
@@ -125,6 +128,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dsflow: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not bad input: still one line unless asked for more
+        if os.environ.get("DSFLOW_DEBUG"):
+            raise
+        print(
+            f"dsflow: internal error: {exc.__class__.__name__}: {exc} "
+            "(rerun with DSFLOW_DEBUG=1 for the traceback, and report it)",
+            file=sys.stderr,
+        )
+        return 70
     return 0
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from collections.abc import Iterator
 from pathlib import Path
 
 import copier
@@ -30,8 +30,11 @@ def template_checkout(project: Project) -> Iterator[copier.Worker]:
             src_path=project.template_src, vcs_ref=project.template_commit, quiet=True
         ) as worker:
             yield worker
-    except CopierError as exc:
-        raise DsflowError(f"cannot read the template {project.template_src}: {exc}") from None
+    except (CopierError, ValueError, OSError) as exc:
+        raise DsflowError(
+            f"cannot read the template {project.template_src} at {project.template_commit}: "
+            f"{' '.join(str(exc).split())}"
+        ) from None
 
 
 def job_templates(worker: copier.Worker) -> list[JobTemplate]:

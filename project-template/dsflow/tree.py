@@ -31,7 +31,9 @@ def datastore_tree(datastore: Path, max_listed: int = 3) -> list[str]:
                 continue
             done = sum(1 for p in parts if (p / "_SUCCESS").exists())
             lines.append(f"    {child.name}/  {len(parts)} partitions, {done} complete")
-            shown = parts if len(parts) <= 2 * max_listed else parts[:max_listed] + parts[-max_listed:]
+            shown = (
+                parts if len(parts) <= 2 * max_listed else parts[:max_listed] + parts[-max_listed:]
+            )
             for i, part in enumerate(shown):
                 if len(parts) > 2 * max_listed and i == max_listed:
                     lines.append(f"      ... {len(parts) - 2 * max_listed} more")

@@ -25,9 +25,7 @@ class UpdateReport:
 
 
 def _git(root: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", *args], cwd=root, capture_output=True, text=True, check=False
-    )
+    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise DsflowError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
     return result.stdout
@@ -65,7 +63,8 @@ def _update_one(folder: Path, vcs_ref: str | None) -> tuple[str, str]:
             skip_answered=True,
         )
     except (CopierError, ValueError) as exc:
-        raise DsflowError(f"copier update of {folder} failed: {' '.join(str(exc).split())}")
+        message = " ".join(str(exc).split())
+        raise DsflowError(f"copier update of {folder} failed: {message}") from None
     return before, str(read_answers(folder).get("_commit", "?"))
 
 

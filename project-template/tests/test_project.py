@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import yaml
-
 from dsflow.project import find_project
 from dsflow.settings import load_settings
 
