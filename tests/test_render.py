@@ -26,6 +26,16 @@ EXPECTED_PROJECT_FILES = {
     "dsflow.yml",
     "dsflow/__init__.py",
     "dsflow/__main__.py",
+    "dsflow/specs.py",
+    "dsflow/spark.py",
+    "dsflow/runner.py",
+    "dsflow/reports.py",
+    "dsflow/publish.py",
+    "dsflow/partitions.py",
+    "dsflow/locks.py",
+    "dsflow/execute.py",
+    "dsflow/containers.py",
+    "dsflow/checks.py",
     "dsflow/bootstrap.py",
     "dsflow/cli.py",
     "dsflow/envfile.py",
@@ -53,7 +63,7 @@ JOB_TEMPLATES = {
 }
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|\{#")
 # placeholders the runtime fills per run (job_specs.yaml, docs); anything else is a leftover
-RUNTIME_PLACEHOLDER = re.compile(r"\{\{ (ds|job_parameters\.\w+) \}\}")
+RUNTIME_PLACEHOLDER = re.compile(r"\{\{ (ds|ds_nodash|job_name|job_parameters\.\w+) \}\}")
 
 
 def leftover_jinja(text: str) -> re.Match | None:

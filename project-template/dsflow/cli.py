@@ -75,6 +75,83 @@ def _cmd_update(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+RUN_KEYS = ("job", "ds", "runner", "dry-run")
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes", "y", "on")
+
+
+def _cmd_run(args: argparse.Namespace) -> None:
+    from .containers import run_in_container
+    from .runner import run_job
+    from .settings import load_settings
+    from .specs import find_job
+
+    words = [w for w in args.params if not w.startswith(("runner=", "dry-run="))]
+    options = parse_kv(args.params)
+    project = find_project()
+    if "job" not in options:
+        raise DsflowError("which job? usage: just run job=NAME [ds=YYYY-MM-DD] [key=value ...]")
+    settings = load_settings(project)
+    runner = options.pop("runner", settings.runner)
+    if runner not in ("local", "docker"):
+        raise DsflowError(f"runner must be local or docker, not {runner!r}")
+    dry_run = _truthy(options.pop("dry-run", None))
+    job = options.pop("job")
+    ds = options.pop("ds", None)
+    if runner == "docker":
+        find_job(project, job, settings.default_grain)  # fail here, not in the container
+        raise SystemExit(run_in_container(project, words, dry_run))
+    if dry_run:
+        from .runner import resolve_parameters, resolve_partition
+
+        spec = find_job(project, job, settings.default_grain)
+        part = resolve_partition(spec, ds)
+        params = resolve_parameters(spec, part, options, settings)
+        print(f"would run {job} {part.label} ({spec.job_class}: {spec.script.name}) with:")
+        for key, value in sorted(params.items()):
+            print(f"  {key} = {value!r}")
+        return
+    run_job(project, job, ds, options)
+
+
+def _cmd_report(args: argparse.Namespace) -> None:
+    from .partitions import parse_partition
+    from .reports import read_record
+    from .runner import report_dir
+    from .settings import load_settings
+    from .specs import find_job
+
+    options = parse_kv(args.params, allowed=["job", "ds"])
+    project = find_project()
+    settings = load_settings(project)
+    if "job" not in options:
+        raise DsflowError("which job? usage: just report job=NAME [ds=...]")
+    spec = find_job(project, options["job"], settings.default_grain)
+    if "ds" in options:
+        folder = report_dir(settings, spec.name, parse_partition(options["ds"], spec.grain))
+    else:
+        records = sorted(
+            (settings.datastore / "job_runs" / spec.name).rglob("run.json"),
+            key=lambda p: p.stat().st_mtime,
+        )
+        if not records:
+            raise DsflowError(f"job {spec.name} has no run reports yet")
+        folder = records[-1].parent
+    record = read_record(folder)
+    if record is None:
+        raise DsflowError(f"no run report in {folder}")
+    print(
+        f"{record['job']} {record['partition']}: {record['status']} "
+        f"({record.get('duration_s', '?')} s, {record.get('started_at', '')})"
+    )
+    if record.get("error"):
+        print(f"  error: {record['error']}")
+    print(f"  report: {record['report']}")
+    print(f"  open:   file://{record['report']}")
+
+
 def _cmd_tree(args: argparse.Namespace) -> None:
     from .settings import load_settings
     from .tree import datastore_tree
@@ -111,6 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("update", help="copier update the project, then every job")
     p.add_argument("options", nargs="*", metavar="to=VERSION", help="target tag (default: latest)")
     p.set_defaults(func=_cmd_update)
+
+    p = sub.add_parser(
+        "run",
+        help="run one job for one partition: run job=NAME [ds=...] [key=value ...]",
+        description=(
+            "Run a job for one partition. ds defaults to the last complete period (UTC): "
+            "yesterday for daily jobs. runner=docker runs it in the compose runner service; "
+            "dry-run=true prints what would run."
+        ),
+    )
+    p.add_argument("params", nargs="*", metavar="key=value")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("report", help="show the latest run report: report job=NAME [ds=...]")
+    p.add_argument("params", nargs="*", metavar="key=value")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("tree", help="show the datastore: datasets, tables, partitions")
     p.set_defaults(func=_cmd_tree)

@@ -35,12 +35,14 @@ class Project:
         """The template version (tag or commit) the project was rendered from."""
         return str(self.answers["_commit"])
 
-    def job_names(self) -> list[str]:
-        """Names of the jobs in ``jobs/``, sorted."""
+    def job_names(self, marker: str = "job_specs.yaml") -> list[str]:
+        """Names of the folders in ``jobs/`` that hold ``marker``, sorted."""
         if not self.jobs_dir.is_dir():
             return []
         return sorted(
-            p.name for p in self.jobs_dir.iterdir() if p.is_dir() and (p / ANSWERS_FILE).is_file()
+            p.name
+            for p in self.jobs_dir.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (p / marker).is_file()
         )
 
 

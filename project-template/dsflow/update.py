@@ -10,7 +10,7 @@ import copier
 from copier.errors import CopierError
 
 from .errors import DsflowError
-from .project import Project, read_answers
+from .project import ANSWERS_FILE, Project, read_answers
 
 CONFLICT_MARKER = "<<<<<<< before updating"
 
@@ -79,7 +79,7 @@ def update_project(project: Project, vcs_ref: str | None = None) -> UpdateReport
     _check_clean(root)
     report = UpdateReport()
     report.versions["project"] = _update_one(root, vcs_ref)
-    for job in project.job_names():
+    for job in project.job_names(marker=ANSWERS_FILE):
         report.versions[f"jobs/{job}"] = _update_one(project.jobs_dir / job, vcs_ref)
     status = _git(root, "status", "--porcelain", "--untracked-files=all", "--", ".")
     for line in status.splitlines():

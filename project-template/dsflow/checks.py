@@ -1,0 +1,95 @@
+"""Per-partition checks declared in job_specs.yaml, run on the staged data before publishing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import DsflowError
+
+CHECK_KINDS = ("min_rows", "not_null", "unique", "schema")
+
+
+class CheckFailed(DsflowError):
+    """A check refused the partition: it is not published."""
+
+    exit_code = 1
+
+
+def parquet_files(folder: Path) -> list[Path]:
+    """Data files of a partition folder (Spark and pyarrow naming), skipping markers."""
+    return sorted(
+        p
+        for p in folder.rglob("*.parquet")
+        if p.is_file()
+        and not any(part.startswith(("_", ".")) for part in p.relative_to(folder).parts)
+    )
+
+
+def count_rows(folder: Path) -> int:
+    """Rows in the Parquet files of ``folder``, read from their footers only."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.read_metadata(p).num_rows for p in parquet_files(folder))
+
+
+def _table(folder: Path) -> Any:
+    import pyarrow.parquet as pq
+
+    files = parquet_files(folder)
+    return pq.ParquetDataset([str(f) for f in files]).read() if files else None
+
+
+def _columns(checked: Any, table: Any, name: str) -> list[str]:
+    cols = [checked] if isinstance(checked, str) else list(checked or [])
+    missing = [c for c in cols if c not in table.column_names]
+    if missing:
+        raise CheckFailed(f"check {name}: no column {', '.join(missing)} in the output")
+    return cols
+
+
+def run_checks(folder: Path, checks: list[dict[str, Any]]) -> list[str]:
+    """Run ``checks`` on the staged partition; return one line per check that passed."""
+
+    passed: list[str] = []
+    if not checks:
+        return passed
+    table = _table(folder)
+    rows = 0 if table is None else table.num_rows
+    for check in checks:
+        ((kind, arg),) = check.items()
+        if kind not in CHECK_KINDS:
+            raise CheckFailed(f"unknown check {kind!r} (known: {', '.join(CHECK_KINDS)})")
+        if kind == "min_rows":
+            if rows < int(arg):
+                raise CheckFailed(f"check min_rows={arg} failed: {rows} rows")
+            passed.append(f"min_rows={arg}: {rows} rows")
+            continue
+        if table is None:
+            raise CheckFailed(f"check {kind} failed: the output has no Parquet data")
+        if kind == "not_null":
+            for col in _columns(arg, table, kind):
+                nulls = table.column(col).null_count
+                if nulls:
+                    raise CheckFailed(f"check not_null({col}) failed: {nulls} null rows")
+                passed.append(f"not_null({col})")
+        elif kind == "unique":
+            cols = _columns(arg, table, kind)
+            distinct = table.group_by(cols).aggregate([]).num_rows
+            if distinct != rows:
+                raise CheckFailed(
+                    f"check unique({', '.join(cols)}) failed: {rows - distinct} duplicate rows"
+                )
+            passed.append(f"unique({', '.join(cols)})")
+        elif kind == "schema":
+            expected = {str(k): str(v) for k, v in dict(arg).items()}
+            actual = {f.name: str(f.type) for f in table.schema}
+            wrong = [
+                f"{c}: expected {t}, got {actual.get(c, 'missing')}"
+                for c, t in expected.items()
+                if actual.get(c) != t
+            ]
+            if wrong:
+                raise CheckFailed(f"check schema failed: {'; '.join(wrong)}")
+            passed.append(f"schema ({len(expected)} columns)")
+    return passed

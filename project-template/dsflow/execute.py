@@ -1,0 +1,95 @@
+"""Execute a job's code: notebooks in-process through papermill's API, scripts as processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import DsflowError
+
+
+class JobFailed(DsflowError):
+    """The job's own code failed; the report shows where."""
+
+    exit_code = 1
+
+
+def read_notebook(script: Path) -> Any:
+    """Load ``.ipynb`` as is, or a jupytext ``.py`` (percent format) into a notebook in memory."""
+    import jupytext
+
+    notebook = jupytext.read(script)
+    notebook.metadata.setdefault(
+        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
+    )
+    return notebook
+
+
+def run_notebook(script: Path, output: Path, parameters: dict[str, Any], cwd: Path) -> None:
+    """Execute ``script`` with ``parameters`` injected; the executed notebook goes to ``output``.
+
+    The output is written whatever the outcome, so a failing cell is visible in the report.
+    """
+    import logging
+
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    # papermill warns about every parameter the notebook does not declare: all of them are
+    # offered on purpose, so only errors are worth showing
+    logging.getLogger("papermill").setLevel(logging.ERROR)
+
+    try:
+        papermill.execute_notebook(
+            read_notebook(script),
+            str(output),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(cwd),
+            progress_bar=False,
+            log_output=False,
+        )
+    except PapermillExecutionError as exc:
+        evalue = " ".join(str(exc.evalue).split())[:300]
+        raise JobFailed(f"cell {exc.exec_count} raised {exc.ename}: {evalue}") from None
+
+
+def _tee(stream: IO[bytes], sinks: list[IO[bytes]], keep: list[bytes]) -> None:
+    for line in iter(stream.readline, b""):
+        for sink in sinks:
+            sink.write(line)
+            sink.flush()
+        keep.append(line)
+
+
+def run_script(script: Path, task_specs: dict[str, Any], cwd: Path, log: Path) -> None:
+    """Run a command-line job with ``TASK_SPECS`` (JSON) in its environment; log its output."""
+    if script.suffix == ".py":
+        cmd = [sys.executable, str(script)]
+    elif script.suffix == ".sh":
+        cmd = ["bash", str(script)]
+    else:
+        cmd = [str(script)]
+    env = dict(os.environ, TASK_SPECS=json.dumps(task_specs, default=str))
+    with log.open("wb") as log_file:
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        errors: list[bytes] = []
+        threads = [
+            threading.Thread(target=_tee, args=(proc.stdout, [sys.stdout.buffer, log_file], [])),
+            threading.Thread(target=_tee, args=(proc.stderr, [log_file], errors)),
+        ]
+        for thread in threads:
+            thread.start()
+        code = proc.wait()
+        for thread in threads:
+            thread.join()
+    if code != 0:
+        last = next((e.decode(errors="replace").strip() for e in reversed(errors) if e.strip()), "")
+        raise JobFailed(f"{script.name} exited {code}" + (f": {last}" if last else ""))

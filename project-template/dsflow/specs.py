@@ -1,0 +1,195 @@
+"""``jobs/<job>/job_specs.yaml``: load it, validate it, and say where (file, key, line) it is wrong.
+
+The format is documented in the project README ("Job specs").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import DsflowError
+from .names import check_job_name
+from .partitions import GRAINS
+from .project import Project
+
+SPEC_FILE = "job_specs.yaml"
+JOB_CLASSES = ("notebook", "command-line", "dashboard")
+TABLE_KINDS = ("fact", "dimension")
+INPUT_MAPPINGS = ("same", "previous", "all")  # plus last_<N>
+KNOWN_KEYS = {
+    "job_name", "class", "script", "grain", "inputs", "outputs",
+    "job_parameters", "task_specs", "checks", "description",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """A dataset in the datastore: ``raw/<name>`` or ``tables/<name>``."""
+
+    area: str
+    name: str
+    kind: str = "fact"
+    partitions: str = "same"
+    external: bool = False
+
+    @property
+    def path(self) -> str:
+        return f"{self.area}/{self.name}"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A validated job spec."""
+
+    name: str
+    folder: Path
+    job_class: str
+    script: Path
+    grain: str
+    inputs: list[DatasetRef]
+    outputs: list[DatasetRef]
+    job_parameters: dict[str, Any]
+    task_specs: dict[str, Any]
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Where:
+    """Line numbers of the keys in a YAML mapping, for error messages."""
+
+    def __init__(self, path: Path, node: yaml.Node | None):
+        self.path = path
+        self.lines: dict[str, int] = {}
+        if isinstance(node, yaml.MappingNode):
+            for key, _ in node.value:
+                self.lines[str(key.value)] = key.start_mark.line + 1
+
+    def error(self, key: str | None, message: str) -> DsflowError:
+        line = self.lines.get(key or "")
+        where = f"{self.path}" + (f":{line}" if line else "") + (f": {key}" if key else "")
+        return DsflowError(f"{where}: {message}")
+
+
+def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    text = path.read_text()
+    try:
+        return yaml.safe_load(text), yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or exc.__class__.__name__
+        raise DsflowError(f"{path}{line}: not valid YAML ({problem})") from None
+
+
+def _dataset(item: Any, where: _Where, key: str) -> DatasetRef:
+    if isinstance(item, str):
+        area, _, name = item.strip("/").partition("/")
+        item = {area: name} if area in ("raw", "tables") and name else {"?": item}
+    if not isinstance(item, dict):
+        raise where.error(
+            key, f"each entry must be 'raw/<name>', 'tables/<name>' or a mapping, got {item!r}"
+        )
+    if "table" in item or "tables" in item:
+        area, name = "tables", item.get("table", item.get("tables"))
+    elif "raw" in item:
+        area, name = "raw", item["raw"]
+    else:
+        raise where.error(
+            key, f"entry {item!r} names no table (table: <name>) or raw dataset (raw: <name>)"
+        )
+    name = str(name or "")
+    if not name or "/" in name or name.startswith(".") or " " in name:
+        raise where.error(key, f"invalid dataset name {name!r}")
+    kind = str(item.get("kind", "dimension" if name.startswith("dim_") else "fact"))
+    if kind not in TABLE_KINDS:
+        raise where.error(key, f"kind must be fact or dimension, not {kind!r}")
+    mapping = str(item.get("partitions", "same"))
+    if mapping not in INPUT_MAPPINGS and not (
+        mapping.startswith("last_") and mapping[5:].isdigit() and int(mapping[5:]) > 0
+    ):
+        raise where.error(
+            key, f"partitions must be same, previous, all or last_<N>, not {mapping!r}"
+        )
+    return DatasetRef(area, name, kind, mapping, bool(item.get("external", False)))
+
+
+def load_spec(folder: Path, default_grain: str = "daily") -> JobSpec:
+    """Read and validate ``folder/job_specs.yaml``."""
+    path = folder / SPEC_FILE
+    if not path.is_file():
+        raise DsflowError(f"{path}: missing; every job folder needs a job_specs.yaml")
+    data, node = _load_yaml(path)
+    where = _Where(path, node)
+    if not isinstance(data, dict):
+        raise where.error(None, "expected a mapping of keys (job_name, class, script, ...)")
+    unknown = sorted(set(data) - KNOWN_KEYS)
+    if unknown:
+        raise where.error(unknown[0], f"unknown key (known: {', '.join(sorted(KNOWN_KEYS))})")
+    name = str(data.get("job_name") or folder.name)
+    try:
+        check_job_name(name)
+    except DsflowError as exc:
+        raise where.error("job_name", str(exc)) from None
+    if name != folder.name:
+        raise where.error("job_name", f"{name!r} differs from the folder name {folder.name!r}")
+    job_class = data.get("class")
+    if job_class not in JOB_CLASSES:
+        raise where.error("class", f"must be one of {', '.join(JOB_CLASSES)}, not {job_class!r}")
+    script = data.get("script")
+    if not script or not isinstance(script, str):
+        raise where.error("script", "missing: name the notebook or script file of the job")
+    script_path = (folder / script).resolve()
+    if folder.resolve() not in script_path.parents:
+        raise where.error("script", f"{script!r} must be a file inside the job folder")
+    if not script_path.is_file():
+        raise where.error("script", f"{script!r} does not exist in {folder}")
+    if job_class == "notebook" and script_path.suffix not in (".ipynb", ".py"):
+        raise where.error("script", "a notebook job needs a .ipynb or a jupytext .py file")
+    grain = str(data.get("grain") or default_grain)
+    if grain not in GRAINS:
+        raise where.error("grain", f"must be one of {', '.join(GRAINS)}, not {grain!r}")
+    lists = {}
+    for key in ("inputs", "outputs", "checks"):
+        value = data.get(key) or []
+        if not isinstance(value, list):
+            raise where.error(key, "must be a list")
+        lists[key] = value
+    mappings = {}
+    for key in ("job_parameters", "task_specs"):
+        value = data.get(key) or {}
+        if not isinstance(value, dict):
+            raise where.error(key, "must be a mapping")
+        mappings[key] = value
+    for check in lists["checks"]:
+        if not isinstance(check, dict) or len(check) != 1:
+            raise where.error("checks", f"each check is a one-key mapping, got {check!r}")
+    return JobSpec(
+        name=name,
+        folder=folder,
+        job_class=job_class,
+        script=script_path,
+        grain=grain,
+        inputs=[_dataset(i, where, "inputs") for i in lists["inputs"]],
+        outputs=[_dataset(o, where, "outputs") for o in lists["outputs"]],
+        job_parameters=mappings["job_parameters"],
+        task_specs=mappings["task_specs"],
+        checks=lists["checks"],
+    )
+
+
+def find_job(project: Project, name: str, default_grain: str = "daily") -> JobSpec:
+    """The spec of job ``name`` in ``project``; unknown names list the existing jobs."""
+    check_job_name(name)
+    folder = project.jobs_dir / name
+    if not folder.is_dir():
+        jobs = ", ".join(project.job_names()) or "none yet (create one with `just new-job`)"
+        raise DsflowError(f"unknown job {name!r}; jobs: {jobs}")
+    return load_spec(folder, default_grain)
+
+
+def all_specs(project: Project, default_grain: str = "daily") -> list[JobSpec]:
+    """Every job's spec, sorted by name."""
+    return [load_spec(project.jobs_dir / n, default_grain) for n in project.job_names()]
