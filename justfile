@@ -57,3 +57,8 @@ bench:
 [group('demo')]
 demo dest="demo-project":
     {{ run }} python tools/demo.py "$1"
+
+# benchmark: a cold `just run` of a Spark notebook job vs the naive papermill + nbconvert CLI pair
+[group('bench')]
+bench-run:
+    {{ run }} python bench/bench_run.py

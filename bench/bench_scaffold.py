@@ -9,28 +9,18 @@ separate process, from a tagged snapshot of this repository; prints the median o
 from __future__ import annotations
 
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from snapshot import GIT_ID, snapshot_repo  # noqa: E402
+from harness import set_up_project, template, timed
 
 RUNS = 5
-
-
-def timed(cmd: list[str], cwd: Path) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, stdin=subprocess.DEVNULL)
-    return time.perf_counter() - start
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        repo = snapshot_repo(base / "template")
+        repo = template(base)
         copy_times = [
             timed(
                 ["copier", "copy", "--trust", "--defaults", "-q", str(repo), str(base / f"p{i}")],
@@ -38,10 +28,7 @@ def main() -> None:
             )
             for i in range(RUNS)
         ]
-        project = base / "p0"
-        for args in (["init", "-q"], ["add", "-A"], [*GIT_ID, "commit", "-q", "-m", "p"]):
-            subprocess.run(["git", *args], cwd=project, check=True)
-        subprocess.run(["just", "setup"], cwd=project, check=True, capture_output=True)
+        project = set_up_project(repo, base / "project")
         job_times = [
             timed(["just", "new-job", "create_table_from_json", f"t{i}"], project)
             for i in range(RUNS)

@@ -17,11 +17,21 @@ URL_LIKE = re.compile(r"^(\w+://|git@|gh:|gl:)")
 
 
 def template_source(context: dict) -> str:
-    """The template as the user named it (URL or absolute path), else cookiecutter's checkout."""
+    """The template as the user named it (URL or absolute path), else its absolute location.
+
+    For a relative path, cookiecutter only knows it relative to where it was started: it runs
+    this hook from the template folder (Linux shows that as the parent's cwd), and without
+    ``-o`` the output folder is where it was started.
+    """
     given = str(context.get("_template", ""))
     if URL_LIKE.match(given) or os.path.isabs(given):
         return given
-    return str(Path(context["_repo_dir"]).resolve())
+    repo_dir = str(context["_repo_dir"])
+    candidates = [Path(f"/proc/{os.getppid()}/cwd"), Path(context["_output_dir"]) / repo_dir]
+    for candidate in candidates:
+        if (candidate / "copier.yml").is_file():
+            return str(candidate.resolve())
+    sys.exit(f"dsflow: error: cannot locate the template {given!r}: pass an absolute path or URL")
 
 
 def main() -> None:

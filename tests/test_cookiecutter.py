@@ -52,3 +52,17 @@ def test_cookiecutter_output_equals_copier_output(cookies, template_repo, tmp_pa
     answers = yaml.safe_load((cc_project / ".copier-answers.yml").read_text())
     assert answers["_src_path"] == str(template_repo)
     assert answers["_commit"] == "v1.0.0"
+
+
+def test_cookiecutter_cli_with_a_relative_template_path(template_repo, tmp_path):
+    """`cookiecutter ../dsflow --no-input` records the template's absolute path for updates."""
+    import os
+    import subprocess
+
+    work = tmp_path / "work"
+    work.mkdir()
+    relative = os.path.relpath(template_repo, work)
+    subprocess.run(["cookiecutter", "--no-input", relative], cwd=work, check=True)
+    answers = yaml.safe_load((work / "my-dsflow-project/.copier-answers.yml").read_text())
+    assert answers["_src_path"] == str(template_repo)
+    assert (work / "my-dsflow-project/dsflow.yml").is_file()

@@ -40,6 +40,14 @@ def release(repo: Path, tag: str, edits: dict[str, tuple[str, str]]) -> None:
     git(repo, "tag", tag)
 
 
+NOTEBOOK_TEMPLATE = "job-templates/create_table_from_json/notebook.py"
+
+
+def second_line(path: Path) -> str:
+    """The notebook's title line: whatever the template says today."""
+    return path.read_text().splitlines()[1]
+
+
 def just_update(project: Path, check: bool = True) -> subprocess.CompletedProcess:
     return run(["just", "update"], cwd=project, check=check, stdin=subprocess.DEVNULL)
 
@@ -64,9 +72,9 @@ def test_update_merges_template_changes_and_keeps_user_edits(versions):
         "v1.1.0",
         {
             "project-template/README.md.jinja": ("## Layout", "## Layout (v1.1)"),
-            "job-templates/create_table_from_json/notebook.py": (
-                "# # Create a table partition from a raw file",
-                "# # Create a table partition from a raw JSON or JSON Lines file",
+            NOTEBOOK_TEMPLATE: (
+                second_line(repo / NOTEBOOK_TEMPLATE),
+                "# # Title changed in v1.1",
             ),
         },
     )
@@ -78,7 +86,7 @@ def test_update_merges_template_changes_and_keeps_user_edits(versions):
     text = readme.read_text()
     assert "## Layout (v1.1)" in text and "Keep this." in text
     nb = notebook.read_text()
-    assert "raw JSON or JSON Lines file" in nb and "print('user cell')" in nb
+    assert "# # Title changed in v1.1" in nb and "print('user cell')" in nb
     assert "<<<<<<< before updating" not in text + nb
     assert adhoc.read_text() == "# %%\nprint('mine')\n"
     assert (data / "part-0.parquet").read_bytes() == b"PAR1 not really"
@@ -93,22 +101,10 @@ def test_update_merges_template_changes_and_keeps_user_edits(versions):
 def test_conflicting_edit_is_surfaced_not_lost(versions):
     repo, project = versions
     notebook = project / "jobs/create-table-meteo/notebook.py"
-    notebook.write_text(
-        notebook.read_text().replace(
-            "# # Create a table partition from a raw file", "# # Meteo table, my title"
-        )
-    )
+    title = second_line(notebook)
+    notebook.write_text(notebook.read_text().replace(title, "# # Meteo table, my title"))
     git(project, "commit", "-q", "-am", "user edits the title")
-    release(
-        repo,
-        "v1.1.0",
-        {
-            "job-templates/create_table_from_json/notebook.py": (
-                "# # Create a table partition from a raw file",
-                "# # Create a table partition from raw JSON",
-            )
-        },
-    )
+    release(repo, "v1.1.0", {NOTEBOOK_TEMPLATE: (title, "# # Title from raw JSON")})
     result = just_update(project, check=False)
     assert result.returncode == 1
     assert "CONFLICTS in 1 file(s): jobs/create-table-meteo/notebook.py" in result.stderr
