@@ -39,7 +39,8 @@ def main() -> None:
         venv = project / ".venv/bin"
         job = project / "jobs/create-table-obs"
         subprocess.run(
-            [venv / "jupytext", "--to", "ipynb", "-o", base / "naive.ipynb", job / "notebook.py"],
+            [venv / "jupytext", "--set-kernel", "python3", "--to", "ipynb",
+             "-o", base / "naive.ipynb", job / "notebook.py"],
             check=True, capture_output=True,
         )  # fmt: skip
         ours, naive = [], []

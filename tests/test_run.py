@@ -369,3 +369,21 @@ def test_spark_notebook_job_from_template(project):
     assert sorted(table.column("temperature_c").to_pylist()) == [1.5, 2.5, 3.0]
     html = (project / "datastore/job_runs/create-table-obs/ds=2024-01-02/report.html").read_text()
     assert "temperature_c" in html  # the schema and sample are in the report
+
+
+def test_download_job_from_template_over_file_url(project):
+    """download_file through `just run`: the URL's {{ ds }} is filled, the file published."""
+    from conftest import REPO
+
+    url = f"file://{REPO}/samples/meteo/json/{{{{ ds }}}}.json"
+    just(project, "new-job", "download_file", "meteo_raw", f"url={url}", "file_name=obs.json")
+    just(project, "run", "job=download-meteo-raw", "ds=2024-01-03")
+    part = project / "datastore/raw/meteo_raw/ds=2024-01-03"
+    assert (part / "_SUCCESS").is_file()
+    assert (part / "obs.json").read_bytes() == (
+        REPO / "samples/meteo/json/2024-01-03.json"
+    ).read_bytes()
+    result = just(project, "run", "job=download-meteo-raw", "ds=2024-01-09", check=False)
+    assert result.returncode == 1
+    assert "download-meteo-raw: ds=2024-01-09:" in result.stderr
+    assert not (project / "datastore/raw/meteo_raw/ds=2024-01-09").exists()

@@ -1,0 +1,797 @@
+"""The download_file job's download.py, against a real HTTP server on 127.0.0.1; the samples.
+
+download.py runs the way the dsflow runner runs it (``python download.py`` in the job folder,
+parameters as JSON in TASK_SPECS) and also in-process through ``main(env, stdout, stderr)``.
+No network beyond 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "job-templates" / "download_file" / "download.py"
+SAMPLES = REPO / "samples"
+METEO = SAMPLES / "meteo"
+DS = "2024-01-02"
+JOB = "download-meteo"
+SAMPLE_JSON = METEO / "json" / f"{DS}.json"
+SAMPLE_CSV = METEO / "csv" / f"{DS}.csv"
+PREFIX = f"{JOB}: ds={DS}: "
+LOCAL = "127.0.0.1,localhost"
+
+pytestmark = pytest.mark.timeout(60)
+
+
+# ------------------------------------------------------------------ download.py, in-process
+
+
+def load_download() -> ModuleType:
+    """Import download.py by path (without leaving a __pycache__ in the job template)."""
+    spec = importlib.util.spec_from_file_location("dsflow_download_job", SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = saved
+    return module
+
+
+dl = load_download()
+
+
+# ------------------------------------------------------------------ archives served or read
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    """A zip (deflated) holding ``members`` under exactly the names given."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, (2024, 1, 2, 0, 0, 0))
+            archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+SAMPLE_ZIP_MEMBERS = {
+    f"{DS}.json": SAMPLE_JSON.read_bytes(),
+    f"{DS}.csv": SAMPLE_CSV.read_bytes(),
+    "docs/": b"",
+    "docs/notes.txt": b"sample notes\n",
+    f"__MACOSX/._{DS}.json": b"resource fork",
+    "_SUCCESS": b"",
+    ".DS_Store": b"finder",
+}
+BOMB_SIZE = 1_000_000  # zeros: deflate to about 1 KB
+
+
+@dataclass
+class Served:
+    """What the test server answers: fixed bodies and the requests it saw."""
+
+    hits: Counter[str]
+    lock: threading.Lock
+
+
+class Handler(BaseHTTPRequestHandler):
+    """The test routes; anything else is a 404.
+
+    /samples/<file>, /flaky/<status>/<n>/<name> (fails n times), /always/<status>/<name>,
+    /big/<n> (with Content-Length), /stream/<n> (without), /short (cut off), /gz/<name>,
+    /zip/<name>, /fake.zip, /slip.zip, /bomb.zip, /bomb.gz, /slow, /redirect/<http|ftp>.
+    """
+
+    server: ThreadingHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep the test output quiet."""
+
+    def do_GET(self) -> None:
+        """Count the request, then answer by route."""
+        path = urllib.parse.urlsplit(self.path).path
+        served: Served = self.server.served  # type: ignore[attr-defined]
+        with served.lock:
+            served.hits[path] += 1
+            seen = served.hits[path]
+        parts = path.strip("/").split("/")
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.route(parts, seen)  # a client stopping early (size cap) is expected
+
+    def route(self, parts: list[str], seen: int) -> None:
+        """Dispatch on the first path segment."""
+        head, rest = parts[0], parts[1:]
+        if head == "samples":
+            target = (SAMPLES / "/".join(rest)).resolve()
+            if target.is_file() and target.is_relative_to(SAMPLES):
+                return self.send_body(target.read_bytes())
+        elif head == "flaky":
+            status, times = int(rest[0]), int(rest[1])
+            if seen <= times:
+                return self.send_error(status)
+            return self.send_body(SAMPLE_JSON.read_bytes())
+        elif head == "always":
+            return self.send_error(int(rest[0]))
+        elif head == "big":
+            return self.send_body(b"x" * int(rest[0]))
+        elif head == "short":  # announces more than it sends, then closes
+            self.send_response(200)
+            self.send_header("Content-Length", "5000")
+            self.end_headers()
+            self.wfile.write(b"x" * 100)
+            return None
+        elif head == "stream":
+            return self.send_body(b"x" * int(rest[0]), length=False)
+        elif head == "gz":
+            return self.send_body(gzip.compress(SAMPLE_JSON.read_bytes(), mtime=0))
+        elif head == "zip":
+            return self.send_body(zip_bytes(SAMPLE_ZIP_MEMBERS))
+        elif head == "fake.zip":
+            return self.send_body(b"<html>this is not a zip</html>\n")
+        elif head == "slip.zip":
+            return self.send_body(zip_bytes({"good.json": b"{}\n", "../evil.txt": b"pwned\n"}))
+        elif head == "bomb.zip":
+            return self.send_body(zip_bytes({"a.bin": b"\0" * BOMB_SIZE}))
+        elif head == "bomb.gz":
+            return self.send_body(gzip.compress(b"\0" * BOMB_SIZE, mtime=0))
+        elif head == "slow":
+            time.sleep(0.8)
+            return self.send_body(b"late\n")
+        elif head == "redirect":
+            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            target = {"http": f"{base}/samples/meteo/json/{DS}.json", "ftp": "ftp://127.0.0.1/x"}
+            self.send_response(302)
+            self.send_header("Location", target[rest[0]])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        self.send_error(404)
+        return None
+
+    def send_body(self, body: bytes, length: bool = True) -> None:
+        """A 200 with ``body``, in chunks; without Content-Length the connection end marks it."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if length:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        for start in range(0, len(body), 65536):
+            self.wfile.write(body[start : start + 65536])
+
+
+@dataclass
+class Server:
+    """The running test server."""
+
+    base: str
+    served: Served
+
+    def url(self, path: str) -> str:
+        """An absolute URL on this server."""
+        return self.base + path
+
+    def hits(self, path: str) -> int:
+        """How many requests ``path`` got."""
+        return self.served.hits[path]
+
+
+@pytest.fixture(scope="module")
+def http_server() -> Iterator[Server]:
+    """An HTTP server on 127.0.0.1 (a free port) in a thread; shut down after the module."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    served = Served(Counter(), threading.Lock())
+    httpd.served = served  # type: ignore[attr-defined]
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield Server(f"http://127.0.0.1:{httpd.server_address[1]}", served)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def server(http_server: Server, monkeypatch: pytest.MonkeyPatch) -> Server:
+    """The module's server with its request counts reset; proxies bypassed for 127.0.0.1."""
+    monkeypatch.setenv("no_proxy", LOCAL)
+    monkeypatch.setenv("NO_PROXY", LOCAL)
+    with http_server.served.lock:
+        http_server.served.hits.clear()
+    return http_server
+
+
+def free_port() -> int:
+    """A port nothing listens on (just released by the OS)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ------------------------------------------------------------------ running the job
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> Path:
+    """An empty staging folder, as the runner creates it."""
+    path = tmp_path / "datastore" / "raw" / "meteo" / "_staging-download-meteo-1"
+    path.mkdir(parents=True)
+    return path
+
+
+def task_specs(url: str, sink: Path, **params: Any) -> dict[str, Any]:
+    """TASK_SPECS as the runner builds it (job_parameters at the top level and nested)."""
+    job_parameters = {
+        "url": url,
+        "file_name": dl.default_file_name(url),
+        "max_bytes": 104857600,
+        "sha256": "",
+        "decompress": "auto",
+        "retries": 3,
+        "backoff_s": 0.01,
+        **params,
+    }
+    job_parameters = {k: v for k, v in job_parameters.items() if v is not None}
+    task = {"source_path": url, "sink_path": str(sink)}
+    return {
+        **job_parameters,
+        **task,
+        "ds": DS,
+        "ds_nodash": DS.replace("-", ""),
+        "job_name": JOB,
+        "job_parameters": job_parameters,
+        "task_specs": task,
+        "source_paths": {},
+    }
+
+
+@dataclass
+class Result:
+    """Exit status and output of one run of download.py."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_subprocess(specs: dict[str, Any] | None, raw: str | None = None) -> Result:
+    """``python download.py`` in the job folder with TASK_SPECS, the way the runner runs it."""
+    env = {k: v for k, v in os.environ.items() if k != "TASK_SPECS"}
+    env.update(no_proxy=LOCAL, NO_PROXY=LOCAL, PYTHONDONTWRITEBYTECODE="1")
+    if specs is not None or raw is not None:
+        env["TASK_SPECS"] = raw if raw is not None else json.dumps(specs)
+    proc = subprocess.run(
+        [sys.executable, SCRIPT.name],
+        cwd=SCRIPT.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_in_process(specs: dict[str, Any] | None, raw: str | None = None) -> Result:
+    """download.main() with an explicit environment and captured streams."""
+    env = {}
+    if specs is not None or raw is not None:
+        env["TASK_SPECS"] = raw if raw is not None else json.dumps(specs)
+    out, err = io.StringIO(), io.StringIO()
+    code = dl.main(env, stdout=out, stderr=err)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(params=["subprocess", "in-process"])
+def run(request: pytest.FixtureRequest) -> Callable[..., Result]:
+    """Run download.py one way or the other (every job-level test runs both ways)."""
+    return run_subprocess if request.param == "subprocess" else run_in_process
+
+
+def files_in(folder: Path) -> list[str]:
+    """Every entry under ``folder`` (files and folders), relative, sorted."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+
+def assert_ok(result: Result, sink: Path, expected: dict[str, bytes]) -> None:
+    """Exit 0, one summary line, and ``sink`` holding exactly ``expected``."""
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    last = result.stdout.splitlines()[-1]
+    assert re.fullmatch(r"downloaded \d+ bytes, wrote .+, in \d+\.\d\d s", last), last
+    files = {p.relative_to(sink).as_posix(): p for p in sink.rglob("*") if p.is_file()}
+    assert sorted(files) == sorted(expected)
+    for name, data in expected.items():
+        assert files[name].read_bytes() == data, name
+
+
+def assert_failed(result: Result, sink: Path | None, cause: str, code: int = 1) -> None:
+    """Exit ``code``, exactly one stderr line ``<job>: ds=<ds>: <cause>`` (a regex), no traceback,
+    and nothing left in ``sink``."""
+    assert result.returncode == code, (result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert re.fullmatch(cause, lines[0]), lines[0]
+    assert "Traceback" not in result.stderr
+    if sink is not None:
+        assert files_in(sink) == []
+
+
+def failed_with(cause: str) -> str:
+    """The regex of the job's one-line failure with the literal ``cause``."""
+    return re.escape(PREFIX + cause)
+
+
+# ------------------------------------------------------------------ successes
+
+
+@pytest.mark.parametrize("sample", [SAMPLE_JSON, SAMPLE_CSV], ids=["json", "csv"])
+def test_http_download_is_byte_identical(run, server, sink, sample):
+    url = server.url(f"/samples/{sample.relative_to(SAMPLES).as_posix()}")
+    result = run(task_specs(url, sink))
+    assert_ok(result, sink, {sample.name: sample.read_bytes()})
+    size = sample.stat().st_size
+    assert result.stdout.startswith(f"downloaded {size} bytes, wrote {sample.name}, in ")
+    assert server.hits(urllib.parse.urlsplit(url).path) == 1
+
+
+def test_file_url(run, sink):
+    result = run(task_specs(SAMPLE_JSON.as_uri(), sink))
+    assert_ok(result, sink, {SAMPLE_JSON.name: SAMPLE_JSON.read_bytes()})
+
+
+def test_file_name_parameter_and_default(run, server, sink):
+    url = server.url(f"/samples/meteo/json/{DS}.json")
+    result = run(task_specs(url, sink, file_name="observations.jsonl"))
+    assert_ok(result, sink, {"observations.jsonl": SAMPLE_JSON.read_bytes()})
+    assert dl.default_file_name("https://example.org/a/b/2024-01-02.json?x=1") == "2024-01-02.json"
+    assert dl.default_file_name("https://example.org/a/my%20file.csv") == "my file.csv"
+    assert dl.default_file_name("https://example.org/") == "data"
+    assert dl.default_file_name("https://example.org") == "data"
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_transient_errors_are_retried(run, server, sink, status):
+    path = f"/flaky/{status}/2/{DS}.json"
+    result = run(task_specs(server.url(path), sink))
+    assert_ok(result, sink, {f"{DS}.json": SAMPLE_JSON.read_bytes()})
+    assert server.hits(path) == 3
+    notes = result.stdout.splitlines()[:-1]
+    assert len(notes) == 2
+    assert notes[0].startswith(f"{PREFIX}attempt 1 of 4 failed: HTTP {status} ")
+    assert notes[0].endswith("retrying in 0.01 s")
+    assert notes[1].endswith("retrying in 0.02 s")
+
+
+def test_redirect_to_http_is_followed(run, server, sink):
+    result = run(task_specs(server.url("/redirect/http"), sink, file_name=f"{DS}.json"))
+    assert_ok(result, sink, {f"{DS}.json": SAMPLE_JSON.read_bytes()})
+
+
+def test_sha256_match(run, server, sink):
+    digest = hashlib.sha256(SAMPLE_JSON.read_bytes()).hexdigest()
+    url = server.url(f"/samples/meteo/json/{DS}.json")
+    result = run(task_specs(url, sink, sha256=digest.upper()))
+    assert_ok(result, sink, {SAMPLE_JSON.name: SAMPLE_JSON.read_bytes()})
+
+
+def test_gunzip_by_suffix(run, server, sink):
+    result = run(task_specs(server.url(f"/gz/{DS}.json.gz"), sink))
+    assert_ok(result, sink, {f"{DS}.json": SAMPLE_JSON.read_bytes()})
+
+
+def test_gunzip_by_magic_bytes(run, server, sink):
+    result = run(task_specs(server.url(f"/gz/{DS}.json"), sink))
+    assert_ok(result, sink, {f"{DS}.json": SAMPLE_JSON.read_bytes()})
+
+
+def test_decompress_none_keeps_the_archive(run, server, sink):
+    result = run(task_specs(server.url(f"/gz/{DS}.json.gz"), sink, decompress="none"))
+    assert_ok(result, sink, {f"{DS}.json.gz": gzip.compress(SAMPLE_JSON.read_bytes(), mtime=0)})
+
+
+def test_sha256_is_of_the_downloaded_bytes(run, server, sink):
+    digest = hashlib.sha256(gzip.compress(SAMPLE_JSON.read_bytes(), mtime=0)).hexdigest()
+    result = run(task_specs(server.url(f"/gz/{DS}.json.gz"), sink, sha256=digest))
+    assert_ok(result, sink, {f"{DS}.json": SAMPLE_JSON.read_bytes()})
+
+
+def test_unzip_skips_folders_and_hidden_members(run, server, sink):
+    result = run(task_specs(server.url(f"/zip/{DS}.zip"), sink))
+    assert_ok(
+        result,
+        sink,
+        {
+            f"{DS}.json": SAMPLE_JSON.read_bytes(),
+            f"{DS}.csv": SAMPLE_CSV.read_bytes(),
+            "docs/notes.txt": b"sample notes\n",
+        },
+    )
+    assert "wrote 3 files: " in result.stdout
+
+
+def test_unzip_explicit_mode_from_a_file_url(run, tmp_path, sink):
+    archive = tmp_path / "bundle.bin"
+    archive.write_bytes(zip_bytes({"a.json": b"{}\n"}))
+    result = run(task_specs(archive.as_uri(), sink, decompress="unzip"))
+    assert_ok(result, sink, {"a.json": b"{}\n"})
+
+
+# ------------------------------------------------------------------ failures
+
+
+def test_404_is_not_retried(run, server, sink):
+    url = server.url("/missing.json")
+    result = run(task_specs(url, sink))
+    assert_failed(result, sink, failed_with(f"HTTP 404 Not Found for {url}"))
+    assert server.hits("/missing.json") == 1
+    assert result.stdout == ""
+
+
+def test_5xx_gives_up_after_the_retries(run, server, sink):
+    url = server.url("/always/503/x.json")
+    result = run(task_specs(url, sink, retries=2))
+    assert_failed(
+        result, sink, failed_with(f"HTTP 503 Service Unavailable for {url} (after 3 attempts)")
+    )
+    assert server.hits("/always/503/x.json") == 3
+
+
+def test_unreachable_port(run, sink, monkeypatch):
+    monkeypatch.setenv("no_proxy", LOCAL)
+    url = f"http://127.0.0.1:{free_port()}/x.json"
+    result = run(task_specs(url, sink, retries=1))
+    assert_failed(
+        result, sink, failed_with(f"cannot reach {url}: Connection refused (after 2 attempts)")
+    )
+
+
+def test_truncated_body_is_retried_then_refused(run, server, sink):
+    url = server.url("/short")
+    result = run(task_specs(url, sink, retries=1))
+    assert_failed(
+        result,
+        sink,
+        failed_with(f"connection to {url} closed after 100 of 5000 bytes (after 2 attempts)"),
+    )
+    assert server.hits("/short") == 2
+
+
+def test_timeout(run, server, sink):
+    url = server.url("/slow")
+    started = time.monotonic()
+    result = run(task_specs(url, sink, timeout_s=0.2, retries=0))
+    assert_failed(result, sink, failed_with(f"cannot reach {url}: timed out"))
+    assert time.monotonic() - started < 0.8 + 2  # did not wait for the body
+
+
+def test_size_cap_from_content_length(run, server, sink):
+    result = run(task_specs(server.url("/big/5000"), sink, max_bytes=1000))
+    assert_failed(
+        result, sink, failed_with("body exceeds max_bytes=1000 (Content-Length is 5000 bytes)")
+    )
+    assert server.hits("/big/5000") == 1
+
+
+def test_size_cap_while_streaming(run, server, sink):
+    result = run(task_specs(server.url("/stream/300000"), sink, max_bytes=1000))
+    assert_failed(result, sink, failed_with("body exceeds max_bytes=1000 (stopped at 1001 bytes)"))
+    assert server.hits("/stream/300000") == 1
+
+
+def test_size_cap_of_a_file_url(run, sink):
+    size = SAMPLE_JSON.stat().st_size
+    result = run(task_specs(SAMPLE_JSON.as_uri(), sink, max_bytes=100))
+    assert_failed(result, sink, failed_with(f"body exceeds max_bytes=100 (file is {size} bytes)"))
+
+
+def test_missing_file_url(run, tmp_path, sink):
+    url = (tmp_path / "nope.json").as_uri()
+    result = run(task_specs(url, sink))
+    assert_failed(result, sink, failed_with(f"cannot read {url}: No such file or directory"))
+
+
+def test_sha256_mismatch(run, server, sink):
+    actual = hashlib.sha256(SAMPLE_JSON.read_bytes()).hexdigest()
+    expected = "ab12" + "0" * 60
+    url = server.url(f"/samples/meteo/json/{DS}.json")
+    result = run(task_specs(url, sink, sha256=expected))
+    assert_failed(result, sink, failed_with(f"sha256 mismatch: expected {expected}, got {actual}"))
+
+
+def test_malformed_sha256(run, server, sink):
+    url = server.url(f"/samples/meteo/json/{DS}.json")
+    result = run(task_specs(url, sink, sha256="abc"))
+    assert_failed(result, sink, failed_with("sha256 must be 64 hexadecimal digits, got 'abc'"))
+    assert server.hits(f"/samples/meteo/json/{DS}.json") == 0
+
+
+def test_not_a_zip(run, server, sink):
+    url = server.url("/fake.zip")
+    result = run(task_specs(url, sink))
+    assert_failed(
+        result, sink, failed_with(f"not a zip file: {url} (set decompress: none to keep it)")
+    )
+
+
+def test_not_a_gzip(run, server, sink):
+    url = server.url("/samples/meteo/json/2024-01-02.json")
+    result = run(task_specs(url, sink, decompress="gunzip"))
+    assert_failed(
+        result, sink, failed_with(f"not a gzip file: {url} (set decompress: none to keep it)")
+    )
+
+
+def test_zip_slip_over_http(run, server, sink):
+    result = run(task_specs(server.url("/slip.zip"), sink))
+    assert_failed(
+        result, sink, failed_with("unsafe path in zip: '../evil.txt' (absolute or with '..')")
+    )
+    assert not (sink.parent / "evil.txt").exists()
+
+
+@pytest.mark.parametrize(
+    "member",
+    ["../evil.txt", "a/../../evil.txt", "/tmp/evil.txt", "..\\evil.txt", "C:/evil.txt"],
+)
+def test_zip_slip_members_rejected(run, tmp_path, sink, member):
+    archive = tmp_path / "slip.zip"
+    archive.write_bytes(zip_bytes({"ok.json": b"{}\n", member: b"pwned\n"}))
+    with zipfile.ZipFile(archive) as check:
+        assert member in check.namelist()  # zipfile kept the hostile name as given
+    result = run(task_specs(archive.as_uri(), sink))
+    assert_failed(
+        result, sink, failed_with(f"unsafe path in zip: {member!r} (absolute or with '..')")
+    )
+    assert sorted(p.name for p in tmp_path.rglob("evil.txt")) == []
+
+
+@pytest.mark.parametrize("bomb", ["bomb.zip", "bomb.gz"])
+def test_decompressed_size_cap(run, server, sink, bomb):
+    result = run(task_specs(server.url(f"/{bomb}"), sink, max_bytes=100_000))
+    assert_failed(
+        result,
+        sink,
+        failed_with("decompressed data exceeds max_bytes=100000 (stopped at 100001 bytes)"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("ftp://127.0.0.1/x.json", "'ftp'"),
+        ("gopher://127.0.0.1/x", "'gopher'"),
+        ("/etc/passwd", "none"),
+    ],
+)
+def test_unsupported_scheme(run, sink, url, shown):
+    result = run(task_specs(url, sink))
+    assert_failed(
+        result,
+        sink,
+        failed_with(f"unsupported URL scheme {shown} in {url}: use http://, https:// or file://"),
+    )
+
+
+def test_redirect_to_ftp_is_refused(run, server, sink):
+    url = server.url("/redirect/ftp")
+    result = run(task_specs(url, sink, retries=3))
+    assert_failed(result, sink, failed_with(f"refused redirect from {url} to ftp://127.0.0.1/x"))
+    assert server.hits("/redirect/ftp") == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "cause"),
+    [
+        ({"file_name": "../x.json"}, "file_name must be a plain file name"),
+        ({"file_name": "_SUCCESS"}, "file_name must be a plain file name"),
+        ({"max_bytes": "lots"}, "max_bytes must be an integer, got 'lots'"),
+        ({"max_bytes": 0}, "max_bytes must be at least 1, got 0"),
+        ({"decompress": "bunzip"}, "decompress must be one of auto, none, gunzip, unzip"),
+        ({"retries": -1}, "retries must be at least 0, got -1"),
+    ],
+)
+def test_bad_parameter_values(run, server, sink, params, cause):
+    result = run(task_specs(server.url(f"/samples/meteo/json/{DS}.json"), sink, **params))
+    assert_failed(result, sink, re.escape(PREFIX + cause) + ".*")
+    assert server.hits(f"/samples/meteo/json/{DS}.json") == 0
+
+
+def test_parameters_arrive_as_strings_from_overrides(run, server, sink):
+    """`just run ... max_bytes=5000` overrides arrive as strings."""
+    url = server.url(f"/samples/meteo/json/{DS}.json")
+    result = run(task_specs(url, sink, max_bytes="50000", retries="0", timeout_s="5"))
+    assert_ok(result, sink, {SAMPLE_JSON.name: SAMPLE_JSON.read_bytes()})
+
+
+def test_credentials_are_not_shown(run, sink):
+    url = f"http://user:secret@127.0.0.1:{free_port()}/x.json"
+    result = run(task_specs(url, sink, retries=0))
+    assert result.returncode == 1
+    assert "secret" not in result.stderr
+    assert "http://***@127.0.0.1:" in result.stderr
+
+
+def test_unpartitioned_job_messages_have_no_ds(run, server, sink):
+    url = server.url("/missing.json")
+    specs = task_specs(url, sink)
+    specs.update(ds="", ds_nodash="")
+    result = run(specs)
+    assert_failed(result, sink, re.escape(f"{JOB}: HTTP 404 Not Found for {url}"))
+
+
+# ------------------------------------------------------------------ TASK_SPECS itself
+
+
+def test_missing_task_specs(run):
+    result = run(None)
+    assert_failed(
+        result,
+        None,
+        re.escape("download.py: TASK_SPECS is not set: ") + ".*`just run job=<job> ds=<ds>`.*",
+        code=2,
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "cause"),
+    [
+        ("{not json", "download.py: TASK_SPECS is not valid JSON: "),
+        ("[1, 2]", "download.py: TASK_SPECS must be a JSON object, got list"),
+    ],
+)
+def test_malformed_task_specs(raw, cause):
+    for runner in (run_subprocess, run_in_process):
+        assert_failed(runner(None, raw=raw), None, re.escape(cause) + ".*", code=2)
+
+
+def test_task_specs_without_sink_path(run, tmp_path):
+    specs = task_specs(SAMPLE_JSON.as_uri(), tmp_path / "absent")
+    assert_failed(
+        run(specs),
+        None,
+        failed_with(f"sink_path {tmp_path / 'absent'} is not an existing folder"),
+        2,
+    )
+    del specs["sink_path"]
+    assert_failed(
+        run(specs), None, failed_with("TASK_SPECS lacks 'sink_path' (a non-empty string)"), 2
+    )
+
+
+# ------------------------------------------------------------------ functions, in-process
+
+
+def test_fetch_and_helpers(server, tmp_path):
+    dest = tmp_path / "out.json"
+    size = dl.fetch(
+        server.url(f"/samples/meteo/json/{DS}.json"),
+        dest,
+        timeout=5,
+        max_bytes=10**6,
+        retries=0,
+        backoff=0,
+    )
+    assert size == SAMPLE_JSON.stat().st_size == dest.stat().st_size
+    dl.verify_sha256(dest, hashlib.sha256(SAMPLE_JSON.read_bytes()).hexdigest())
+    dl.verify_sha256(dest, "")
+    with pytest.raises(dl.DownloadError, match="sha256 mismatch"):
+        dl.verify_sha256(dest, "0" * 64)
+    with pytest.raises(dl.DownloadError, match="unsupported URL scheme 'ftp'"):
+        dl.fetch("ftp://x/y", dest)
+
+
+def test_member_paths():
+    assert dl.member_path("a/b.json") == Path("a", "b.json")
+    assert dl.member_path("./a.json") == Path("a.json")
+    assert dl.member_path("dir/") is None
+    assert dl.member_path("__MACOSX/._a.json") is None
+    assert dl.member_path("x/.hidden") is None
+    for bad in ("../a", "a/../../b", "/abs", "\\abs", "..\\a", "C:\\a", "c:/a"):
+        with pytest.raises(dl.DownloadError, match="unsafe path in zip"):
+            dl.member_path(bad)
+
+
+def test_names_and_modes(tmp_path):
+    assert dl.gunzip_name("a.json.gz") == "a.json"
+    assert dl.gunzip_name("a.GZ") == "a"
+    assert dl.gunzip_name("a.tgz") == "a.tar"
+    assert dl.gunzip_name("a.json") == "a.json"
+    sheet = tmp_path / "book.xlsx"
+    sheet.write_bytes(zip_bytes({"xl/workbook.xml": b"<x/>"}))
+    assert dl.choose_mode("auto", sheet, "https://h/book.xlsx", "book.xlsx") == "none"
+    assert dl.choose_mode("auto", sheet, "https://h/book", "book") == "unzip"
+    assert dl.choose_mode("auto", sheet, "https://h/data.zip", "data") == "unzip"
+    assert dl.choose_mode("none", sheet, "https://h/data.zip", "data.zip") == "none"
+    assert dl.redact("https://u:p@h/x?q=a@b") == "https://***@h/x?q=a@b"
+
+
+def test_copy_capped():
+    out = io.BytesIO()
+    assert dl.copy_capped(io.BytesIO(b"abc").read, out, 3, "body") == 3
+    assert out.getvalue() == b"abc"
+    with pytest.raises(
+        dl.DownloadError, match=r"^body exceeds max_bytes=2 \(stopped at 3 bytes\)$"
+    ):
+        dl.copy_capped(io.BytesIO(b"abcdef").read, io.BytesIO(), 2, "body")
+
+
+# ------------------------------------------------------------------ the sample data
+
+
+def test_make_meteo_regenerates_the_committed_files(tmp_path):
+    out = tmp_path / "meteo"
+    subprocess.run(
+        [sys.executable, str(SAMPLES / "make_meteo.py"), "--out", str(out)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert files_in(out) == files_in(METEO)
+    for rel in files_in(METEO):
+        if (METEO / rel).is_file():
+            assert (out / rel).read_bytes() == (METEO / rel).read_bytes(), rel
+    assert sum(p.stat().st_size for p in METEO.rglob("*") if p.is_file()) < 500_000
+
+
+def days() -> list[str]:
+    return [f"2024-01-0{d}" for d in range(1, 8)]
+
+
+def test_sample_days_and_columns():
+    columns = [
+        "station",
+        "observed_at",
+        "temperature_c",
+        "humidity_pct",
+        "wind_kmh",
+        "precipitation_mm",
+    ]
+    assert sorted(p.stem for p in (METEO / "json").glob("*.json")) == days()
+    assert sorted(p.stem for p in (METEO / "csv").glob("*.csv")) == days()
+    for day in days():
+        rows = [
+            json.loads(line) for line in (METEO / "json" / f"{day}.json").read_text().splitlines()
+        ]
+        assert len(rows) == 72
+        assert all(list(row) == columns for row in rows)
+        stations = Counter(row["station"] for row in rows)
+        assert stations == {"paris-montsouris": 24, "lyon-bron": 24, "marseille-marignane": 24}
+        hours = {row["observed_at"] for row in rows}
+        assert hours == {f"{day}T{h:02d}:00:00Z" for h in range(24)}
+        for row in rows:
+            assert isinstance(row["temperature_c"], float)
+            assert isinstance(row["humidity_pct"], int) and 20 <= row["humidity_pct"] <= 100
+            assert row["wind_kmh"] >= 0 and row["precipitation_mm"] >= 0
+            for key in ("temperature_c", "wind_kmh", "precipitation_mm"):
+                assert round(row[key], 1) == row[key]
+
+        text = (METEO / "csv" / f"{day}.csv").read_text()
+        assert csv.Sniffer().sniff(text.splitlines()[0]).delimiter == ";"
+        csv_rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+        assert len(csv_rows) == 72
+        assert csv_rows == [{k: str(v) for k, v in row.items()} for row in rows]
