@@ -5,6 +5,7 @@ resolve -> check inputs -> lock -> execute into staging -> checks -> atomic publ
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -26,7 +27,7 @@ from .project import Project
 from .publish import clean_stale_staging, is_complete, publish, staging_dir
 from .reports import append_history, code_hash, render_html, write_record
 from .settings import Settings, load_settings
-from .specs import DatasetRef, JobSpec, all_specs, find_job
+from .specs import DatasetRef, JobSpec, find_job
 
 
 @dataclass
@@ -245,9 +246,7 @@ def _run_locked(
 
 def _execute(spec: JobSpec, params: dict[str, Any], reports: Path) -> None:
     if spec.job_class == "notebook":
-        notebook_params = {k: v for k, v in params.items() if k != "task_specs"}
-        notebook_params["task_specs"] = params["task_specs"]
-        run_notebook(spec.script, reports / "report.ipynb", notebook_params, spec.folder)
+        run_notebook(spec.script, reports / "report.ipynb", params, spec.folder)
     else:
         run_script(spec.script, params, spec.folder, reports / "log.txt")
 
@@ -263,16 +262,9 @@ def _file_count(folder: Path) -> int:
 
 def _upstream(settings: Settings, spec: JobSpec, part: Partition) -> dict[str, str]:
     """run_id of each input partition consumed, so a later backfill can tell what changed."""
-    import json
-
     result = {}
     for ref in spec.inputs:
         meta = partition_dir(settings, ref, part) / "_dsflow.json"
         if meta.is_file():
             result[ref.path] = json.loads(meta.read_text()).get("run_id", "?")
     return result
-
-
-def all_jobs(project: Project) -> list[JobSpec]:
-    """Every job spec of the project (for listings)."""
-    return all_specs(project, load_settings(project).default_grain)

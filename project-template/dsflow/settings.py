@@ -9,9 +9,8 @@ from typing import Any
 import yaml
 
 from .errors import DsflowError
+from .partitions import GRAINS
 from .project import SETTINGS_FILE, Project
-
-GRAINS = ("daily", "hourly", "weekly", "monthly", "none")
 
 
 @dataclass(frozen=True)

@@ -188,8 +188,3 @@ def find_job(project: Project, name: str, default_grain: str = "daily") -> JobSp
         jobs = ", ".join(project.job_names()) or "none yet (create one with `just new-job`)"
         raise DsflowError(f"unknown job {name!r}; jobs: {jobs}")
     return load_spec(folder, default_grain)
-
-
-def all_specs(project: Project, default_grain: str = "daily") -> list[JobSpec]:
-    """Every job's spec, sorted by name."""
-    return [load_spec(project.jobs_dir / n, default_grain) for n in project.job_names()]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import copier
 from copier.errors import CopierError
@@ -53,8 +52,3 @@ def list_job_templates(project: Project) -> list[JobTemplate]:
     """The job templates available to ``project``."""
     with template_checkout(project) as worker:
         return job_templates(worker)
-
-
-def template_root(worker: copier.Worker) -> Path:
-    """Local checkout of the template repository."""
-    return Path(worker.template.local_abspath)

@@ -32,15 +32,14 @@ def _git(root: Path, *args: str) -> str:
 
 
 def _check_clean(root: Path) -> None:
-    if not (root / ".git").exists():
-        inside = subprocess.run(
-            ["git", "rev-parse", "--is-inside-work-tree"], cwd=root, capture_output=True
+    inside = subprocess.run(
+        ["git", "rev-parse", "--is-inside-work-tree"], cwd=root, capture_output=True
+    )
+    if inside.returncode != 0:
+        raise DsflowError(
+            "the project is not a git repository; copier update needs one: "
+            "git init && git add -A && git commit -m 'dsflow project'"
         )
-        if inside.returncode != 0:
-            raise DsflowError(
-                "the project is not a git repository; copier update needs one: "
-                "git init && git add -A && git commit -m 'dsflow project'"
-            )
     if _git(root, "status", "--porcelain", "--", ".").strip():
         raise DsflowError(
             "the project has uncommitted changes and copier update refuses to merge over "
