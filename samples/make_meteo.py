@@ -35,6 +35,13 @@ STATIONS = {
     "marseille-marignane": (8.5, 22.0, 0.05),
 }
 
+# station -> (city, latitude, longitude, elevation in m): the stations dimension (stations.csv)
+STATION_INFO = {
+    "paris-montsouris": ("Paris", 48.8217, 2.3378, 75),
+    "lyon-bron": ("Lyon", 45.7264, 4.9386, 200),
+    "marseille-marignane": ("Marseille", 43.4375, 5.2150, 9),
+}
+
 
 def r1(value: float) -> float:
     """``value`` rounded to one decimal, never -0.0."""
@@ -88,9 +95,20 @@ def to_csv(rows: list[dict[str, object]]) -> str:
     return buffer.getvalue()
 
 
+def stations_csv() -> str:
+    """The stations dimension: one row per station, ``;``-delimited like the observations."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\n")
+    writer.writerow(("station", "city", "latitude", "longitude", "elevation_m"))
+    writer.writerows((station, *info) for station, info in STATION_INFO.items())
+    return buffer.getvalue()
+
+
 def write(out: Path) -> list[Path]:
-    """Write ``out``/json/<day>.json and ``out``/csv/<day>.csv; return the paths written."""
-    written = []
+    """Write ``out``/json/<day>.json, ``out``/csv/<day>.csv and ``out``/stations.csv."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "stations.csv").write_bytes(stations_csv().encode("utf-8"))
+    written = [out / "stations.csv"]
     for day, rows in rows_by_day().items():
         for kind, text in (("json", to_json_lines(rows)), ("csv", to_csv(rows))):
             path = out / kind / f"{day}.{kind}"

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .errors import DsflowError
 from .kvargs import parse_kv
@@ -160,6 +161,115 @@ def _cmd_tree(args: argparse.Namespace) -> None:
     print("\n".join(datastore_tree(settings.datastore)))
 
 
+def _cmd_spark(args: argparse.Namespace) -> None:
+    from .spark_server import start_server
+
+    print("starting the Spark Connect server (a JVM; about 10 s)...", flush=True)
+    service = start_server(find_project())
+    print(f"spark: running at {service.url} (pid {service.pid}, log {service.log})")
+    print("runs and notebooks of this project now use it; stop it with `just stop spark`")
+
+
+def _cmd_services(args: argparse.Namespace) -> None:
+    from .services import running
+
+    services = running(find_project())
+    if not services:
+        print("no services running (start one: just spark, just dash job=NAME)")
+        return
+    width = max(len(s.name) for s in services)
+    for service in services:
+        print(f"{service.name:<{width}}  {service.url}  pid {service.pid}  log {service.log}")
+
+
+def _cmd_stop(args: argparse.Namespace) -> None:
+    from .services import running, stop
+
+    project = find_project()
+    names = args.names or None
+    if names:
+        known = {s.name for s in running(project)}
+        missing = [n for n in names if n not in known]
+        if missing:
+            listed = ", ".join(sorted(known)) or "none"
+            raise DsflowError(f"{missing[0]} is not running (running: {listed})")
+    stopped = stop(project, names)
+    print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+def _cmd_dash(args: argparse.Namespace) -> None:
+    from .dashboards import start_dashboard
+
+    options = parse_kv(args.params, allowed=["job", "port"])
+    if "job" not in options:
+        raise DsflowError("which dashboard? usage: just dash job=NAME [port=NNNN]")
+    port = options.get("port")
+    if port is not None and not (port.isdigit() and 1024 <= int(port) <= 65535):
+        raise DsflowError(f"port must be a number from 1024 to 65535, not {port!r}")
+    service = start_dashboard(find_project(), options["job"], int(port) if port else None)
+    print(f"{service.name}: serving {service.url} (pid {service.pid}, log {service.log})")
+    print(f"stop it with `just stop {service.name}` or `just stop-all`")
+
+
+def _schema_target(project_root: Path, data: Path) -> Path:
+    """config/schemas/<dataset>.yaml: named after the folder above the ds= partitions."""
+    path = data.resolve()
+    names = [p for p in path.parts if not p.startswith(("ds=", "hr="))]
+    if path.is_file():
+        in_partition = path.parent.name.startswith(("ds=", "hr="))
+        stem = names[-2] if in_partition else path.stem
+    else:
+        stem = names[-1]
+    return project_root / "config" / "schemas" / f"{stem}.yaml"
+
+
+def _cmd_infer_schema(args: argparse.Namespace) -> None:
+    from .schemas import infer_schema, schema_yaml
+
+    options = parse_kv(args.params, allowed=["path", "out"])
+    if not options.get("path"):
+        raise DsflowError("which data? usage: just infer-schema path=FILE_OR_FOLDER [out=FILE]")
+    project = find_project()
+    data = Path(options["path"])
+    schema = infer_schema(data)
+    text = schema_yaml(schema, options["path"])
+    print(text, end="")
+    out = Path(options["out"]) if options.get("out") else _schema_target(project.root, data)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    out = out.resolve()
+    shown = out.relative_to(project.root) if out.is_relative_to(project.root) else out
+    print(f"saved {shown}: declare it in a job with `schema: {shown}` under job_parameters")
+
+
+def _cmd_adhoc(args: argparse.Namespace) -> None:
+    from .adhoc import new_adhoc
+
+    options = parse_kv(args.params, allowed=["path"])
+    project = find_project()
+    target = new_adhoc(project, args.name, options.get("path"))
+    print(f"created {target.relative_to(project.root)}: open it in `just jupyter`")
+
+
+def _cmd_convert(args: argparse.Namespace) -> None:
+    from .notebooks import convert
+
+    options = parse_kv(args.params, allowed=["path", "to"])
+    if not options.get("path") or not options.get("to"):
+        raise DsflowError("usage: just convert path=NOTEBOOK to=ipynb|py")
+    print(f"wrote {convert(options['path'], options['to'])}")
+
+
+def _cmd_pair(args: argparse.Namespace) -> None:
+    from .notebooks import pair
+
+    options = parse_kv(args.params, allowed=["path"])
+    if not options.get("path"):
+        raise DsflowError("usage: just pair path=NOTEBOOK")
+    files = pair(options["path"])
+    print(f"paired {' and '.join(str(f) for f in files)}: Jupyter keeps them in step on save")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``dsflow`` command."""
     parser = argparse.ArgumentParser(
@@ -207,6 +317,48 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tree", help="show the datastore: datasets, tables, partitions")
     p.set_defaults(func=_cmd_tree)
+
+    p = sub.add_parser(
+        "spark", help="start the project's Spark Connect server in the background (warm runs)"
+    )
+    p.set_defaults(func=_cmd_spark)
+
+    p = sub.add_parser(
+        "dash", help="serve a dashboard job in the background: dash job=NAME [port=NNNN]"
+    )
+    p.add_argument("params", nargs="*", metavar="key=value")
+    p.set_defaults(func=_cmd_dash)
+
+    p = sub.add_parser(
+        "infer-schema",
+        help="schema of a CSV/JSON/Parquet file or folder, printed and saved as YAML",
+        description=(
+            "Infer the schema of path= (CSV delimiter detected) with pyarrow; print it and save "
+            "it to out= (default config/schemas/<dataset>.yaml), ready for a job's `schema:`."
+        ),
+    )
+    p.add_argument("params", nargs="*", metavar="key=value")
+    p.set_defaults(func=_cmd_infer_schema)
+
+    p = sub.add_parser("adhoc", help="create adhoc/NAME.py, a notebook opening path= if given")
+    p.add_argument("name", help="notebook name (lowercase, digits, '-' and '_')")
+    p.add_argument("params", nargs="*", metavar="path=FILE")
+    p.set_defaults(func=_cmd_adhoc)
+
+    p = sub.add_parser("convert", help="convert a notebook: convert path=X to=ipynb|py")
+    p.add_argument("params", nargs="*", metavar="key=value")
+    p.set_defaults(func=_cmd_convert)
+
+    p = sub.add_parser("pair", help="pair a .ipynb with a jupytext .py and sync them: path=X")
+    p.add_argument("params", nargs="*", metavar="key=value")
+    p.set_defaults(func=_cmd_pair)
+
+    p = sub.add_parser("services", help="list the background services this project runs")
+    p.set_defaults(func=_cmd_services)
+
+    p = sub.add_parser("stop", help="stop background services by name (all when none named)")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.set_defaults(func=_cmd_stop)
     return parser
 
 

@@ -84,6 +84,8 @@ def check_inputs(project: Project, settings: Settings, spec: JobSpec, part: Part
         path = partition_dir(settings, ref, part)
         if is_complete(path):
             continue
+        if ref.kind == "dimension" and _has_snapshot(settings, ref, part):
+            continue  # a dimension is read as of ds: an earlier snapshot will do
         writer = _writers(project, settings).get(ref.path)
         hint = (
             f"run it first: just run job={writer} ds={part.value}"
@@ -91,6 +93,15 @@ def check_inputs(project: Project, settings: Settings, spec: JobSpec, part: Part
             else "no job writes it: add the data or a job whose outputs name it"
         )
         raise DsflowError(f"missing upstream partition {ref.path}/{part.label}; {hint}")
+
+
+def _has_snapshot(settings: Settings, ref: DatasetRef, part: Partition) -> bool:
+    from .tables import complete_partitions
+
+    folder = dataset_dir(settings, ref)
+    day = part.value.split("T")[0]
+    keys = [p.relative_to(folder).parts for p in complete_partitions(folder)]
+    return any(not key or key[0] <= f"ds={day}" for key in keys)
 
 
 def _render(value: Any, context: dict[str, Any]) -> Any:

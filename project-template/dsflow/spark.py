@@ -1,18 +1,20 @@
 """The one place a SparkSession is built: ``from dsflow.spark import spark_session``.
 
 Settings come from ``dsflow.yml`` (``spark.master``, ``spark.remote``) and
-``config/spark-defaults.conf``. With a remote (``sc://host:port``, also from the
-``DSFLOW_SPARK_REMOTE`` environment variable) the session is a Spark Connect client of an
-already-running server and starts no JVM here.
+``config/spark-defaults.conf``. The session is a Spark Connect client, starting no JVM here,
+when a remote is known: the ``DSFLOW_SPARK_REMOTE`` environment variable, else ``spark.remote``
+in dsflow.yml, else the project's own server if ``just spark`` started one. Otherwise a local
+JVM starts (12-16 s).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 from pathlib import Path
 from typing import Any
 
-from .project import find_project
+from .project import Project, find_project
 from .settings import load_settings
 
 
@@ -35,7 +37,7 @@ def spark_session(app_name: str = "dsflow") -> Any:
     project = find_project(Path(os.environ.get("DSFLOW_PROJECT_ROOT", Path.cwd())))
     settings = load_settings(project)
     conf = read_spark_defaults(project.root / "config" / "spark-defaults.conf")
-    remote = os.environ.get("DSFLOW_SPARK_REMOTE") or settings.spark_remote
+    remote = spark_remote(project)
     builder = SparkSession.builder.appName(app_name)
     if remote:
         builder = builder.remote(remote)
@@ -46,4 +48,24 @@ def spark_session(app_name: str = "dsflow") -> Any:
         builder = builder.master(settings.spark_master)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    if remote:
+        atexit.register(_close_connect_session, session)
+    return session
+
+
+def spark_remote(project: Project) -> str:
+    """The Spark Connect URL this project's sessions use, or '' for a local JVM."""
+    from .spark_server import server_url
+
+    settings = load_settings(project)
+    return (
+        os.environ.get("DSFLOW_SPARK_REMOTE") or settings.spark_remote or server_url(project) or ""
+    )
+
+
+def _close_connect_session(session: Any) -> None:
+    # pyspark 4.3's Connect session closes its gRPC channel again from __del__ during
+    # interpreter shutdown, which blocks forever; close it while the process is still whole
+    session.stop()
+    type(session).__del__ = lambda self: None

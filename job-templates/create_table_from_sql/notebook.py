@@ -1,0 +1,39 @@
+# %% [markdown]
+# # A table partition from Spark SQL
+#
+# Runs `query.sql` over the project's tables with `:ds` bound to the partition (a query
+# parameter, never formatted into the text), shows the result's schema and a sample, and
+# writes it as one Parquet partition. `just run` injects the parameters below (papermill) and
+# publishes the partition atomically once this notebook succeeds.
+
+# %% tags=["parameters"]
+ds = "2024-01-02"  # the partition
+sink_path = ""  # staging folder: write the partition's files here, nothing else
+query_file = "query.sql"  # relative to this job's folder
+
+# %%
+from pathlib import Path
+
+from dsflow.spark import spark_session
+from dsflow.tables import load_tables
+
+spark = spark_session()
+for view, what in load_tables(spark, as_of=ds).items():
+    print(f"{view:<30} {what}")
+
+# %%
+query = Path(query_file).read_text()
+print(query)
+df = spark.sql(query, args={"ds": ds})
+df.printSchema()
+
+# %% [markdown]
+# The partition's `ds` comes from the folder name when the table is read: drop it here.
+
+# %%
+df = df.drop("ds") if "ds" in df.columns else df
+df.show(10, truncate=False)
+
+# %%
+df.write.mode("overwrite").parquet(sink_path)
+print(f"wrote {df.count()} rows for ds={ds}")

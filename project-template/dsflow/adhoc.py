@@ -1,0 +1,113 @@
+"""``just adhoc NAME [path=...]``: an adhoc notebook that opens a data file, ready to explore.
+
+Adhoc notebooks live in ``adhoc/`` as jupytext percent ``.py`` files (they diff well and open
+as notebooks in ``just jupyter``). They are never run by ``just run`` and never updated by
+``copier update``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import DsflowError
+from .names import check_job_name
+from .project import Project
+from .schemas import file_format
+
+_HEADER = """# %% [markdown]
+# # {name}
+#
+# An adhoc notebook (`adhoc/{name}.py`, jupytext percent format). Open it in `just jupyter`.
+"""
+
+_PANDAS = """
+# %% [markdown]
+# `{rel}` read with pyarrow into pandas (no JVM).
+
+# %%
+{reader}
+frame = table.to_pandas()
+print(f"{{len(frame)}} rows")
+frame.head(20)
+"""
+
+_READERS = {
+    "parquet": (
+        "import pyarrow.dataset as ds\n\n"
+        'table = ds.dataset(path, format="parquet", partitioning="hive").to_table()'
+    ),
+    "json": "import pyarrow.json as pj\n\ntable = pj.read_json(path)",
+    "csv": (
+        "import pyarrow.csv as pc\n\n"
+        "table = pc.read_csv(path, parse_options=pc.ParseOptions(delimiter={delimiter!r}))"
+    ),
+}
+_PATH = """from dsflow.project import find_project
+
+path = {path}
+"""
+
+_SPARK = """
+# %% [markdown]
+# Spark SQL over every table of the project (complete partitions only; dimensions as of the
+# latest snapshot — pass `as_of="YYYY-MM-DD"` for another day). With `just spark` running this
+# connects to the warm server instead of starting a JVM.
+
+# %%
+from dsflow.spark import spark_session
+from dsflow.tables import load_tables
+
+spark = spark_session()
+load_tables(spark)
+
+# %%
+spark.sql("SHOW VIEWS").show(truncate=False)
+"""
+
+
+def adhoc_notebook_text(name: str, project: Project, path: Path | None) -> str:
+    """The text of a new adhoc notebook; with ``path``, cells that read that data file."""
+    text = _HEADER.format(name=name)
+    if path is not None:
+        from .schemas import data_files, detect_delimiter
+
+        fmt = file_format(path)
+        target = path if fmt == "parquet" else data_files(path)[0]
+        delimiter = detect_delimiter(target) if fmt == "csv" else ","
+        reader = _PATH.format(path=_path_expr(target, project.root))
+        reader += _READERS[fmt].format(delimiter=delimiter)
+        text += _PANDAS.format(rel=_relative(target, project.root), reader=reader)
+    return text + _SPARK
+
+
+def _path_expr(path: Path, root: Path) -> str:
+    """Python source for ``path``: relative to the project root when inside it (portable)."""
+    try:
+        return f"find_project().root / {str(path.resolve().relative_to(root))!r}"
+    except ValueError:
+        return repr(str(path))
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def new_adhoc(project: Project, name: str, path: str | None) -> Path:
+    """Create ``adhoc/<name>.py``; refuses to overwrite an existing notebook."""
+    check_job_name(name)
+    target = project.root / "adhoc" / f"{name}.py"
+    if target.exists() or target.with_suffix(".ipynb").exists():
+        raise DsflowError(f"{target.relative_to(project.root)} already exists: pick another name")
+    data = None
+    if path:
+        data = Path(path)
+        data = data if data.is_absolute() else Path.cwd() / data
+        if not data.exists():
+            raise DsflowError(f"{path} does not exist")
+    text = adhoc_notebook_text(name, project, data)
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(text)
+    return target

@@ -1,0 +1,141 @@
+"""Dashboards: read tables for a page view with pyarrow (no JVM), and serve a Dash app.
+
+A dashboard job's ``app.py`` uses :func:`job_parameters`, :func:`read_table` and :func:`serve`;
+``just dash job=NAME`` starts it in the background through :func:`start_dashboard`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from . import services
+from .errors import DsflowError
+from .project import Project, find_project
+from .settings import load_settings
+from .specs import JobSpec, find_job, load_spec
+from .tables import complete_partitions
+
+PORT_ENV = "DSFLOW_DASH_PORT"
+
+
+def _datastore() -> Path:
+    root = os.environ.get("DSFLOW_PROJECT_ROOT")
+    return load_settings(find_project(Path(root) if root else None)).datastore
+
+
+def job_parameters(job_folder: Path) -> dict[str, Any]:
+    """The dashboard job's ``job_parameters`` plus ``table``: the first table it reads."""
+    spec = load_spec(job_folder)
+    tables = [ref.name for ref in spec.inputs if ref.area == "tables"]
+    if not tables:
+        raise DsflowError(f"{job_folder}/job_specs.yaml: a dashboard needs a `table:` input")
+    return {**spec.job_parameters, "table": tables[0]}
+
+
+def _in_range(ds: str, start: str | None, end: str | None) -> bool:
+    # compare on the partition's own precision: a month 2024-01 is in [2024-01-15, ...]
+    return (not start or start[: len(ds)] <= ds) and (not end or ds <= end[: len(ds)])
+
+
+def partition_bounds(table: str, datastore: Path | None = None) -> tuple[str | None, str | None]:
+    """First and last ``ds`` of the table's complete partitions; (None, None) when it has none."""
+    folder = (datastore or _datastore()) / "tables" / table
+    days = [_ds(folder, p) for p in complete_partitions(folder)] if folder.is_dir() else []
+    days = [d for d in days if d]
+    return (days[0][:10], days[-1][:10]) if days else (None, None)
+
+
+def _ds(folder: Path, partition: Path) -> str:
+    parts = partition.relative_to(folder).parts
+    return parts[0].partition("=")[2] if parts else ""
+
+
+def read_table(
+    table: str,
+    start: str | None = None,
+    end: str | None = None,
+    datastore: Path | None = None,
+) -> Any:
+    """A pandas DataFrame of the table's complete partitions with ``start <= ds <= end``.
+
+    ``ds`` (and ``hr`` for hourly tables) become columns, as in Spark.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = (datastore or _datastore()) / "tables" / table
+    if not folder.is_dir():
+        return pd.DataFrame()
+    pieces = []
+    for partition in complete_partitions(folder):
+        ds = _ds(folder, partition)
+        if ds and not _in_range(ds, start, end):
+            continue
+        piece = pq.read_table(partition)
+        for key in partition.relative_to(folder).parts:
+            name, _, value = key.partition("=")
+            piece = piece.append_column(name, pa.array([value] * piece.num_rows, pa.string()))
+        pieces.append(piece)
+    if not pieces:
+        return pd.DataFrame()
+    return pa.concat_tables(pieces, promote_options="default").to_pandas()
+
+
+def serve(app: Any) -> None:
+    """Run a Dash app on 127.0.0.1, on the port ``just dash`` chose (8050 when run by hand)."""
+    port = int(os.environ.get(PORT_ENV, "8050"))
+    app.run(host="127.0.0.1", port=port, debug=False)
+
+
+def dashboard_spec(project: Project, job: str) -> JobSpec:
+    spec = find_job(project, job, load_settings(project).default_grain)
+    if spec.job_class != "dashboard":
+        raise DsflowError(
+            f"job {job} is a {spec.job_class}, not a dashboard: run it with `just run job={job}`"
+        )
+    return spec
+
+
+def _free_port(project: Project, first: int) -> int:
+    taken = {s.port for s in services.running(project)}
+    for port in range(first, first + 100):
+        if port not in taken and services.port_free(port):
+            return port
+    raise DsflowError(f"no free port in {first}-{first + 99}; set ports.dash in dsflow.yml")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def start_dashboard(project: Project, job: str, port: int | None = None) -> services.Service:
+    """Serve dashboard job ``job`` in the background; returns the running service."""
+    spec = dashboard_spec(project, job)
+    if port is None:
+        running = services.get(project, f"dash-{job}")
+        port = (
+            running.port
+            if running
+            else _free_port(project, load_settings(project).ports.get("dash", 8050))
+        )
+    url = f"http://127.0.0.1:{port}/"
+    return services.start(
+        project,
+        f"dash-{job}",
+        [sys.executable, str(spec.script)],
+        port=port,
+        url=url,
+        port_setting=f"choose another: just dash job={job} port=NNNN",
+        env={"DSFLOW_PROJECT_ROOT": str(project.root), PORT_ENV: str(port)},
+        ready=lambda: _answers(url),
+        timeout=60,
+    )

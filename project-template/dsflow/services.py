@@ -1,0 +1,184 @@
+"""Background services a project starts (Spark Connect, dashboards, ...) and how they stop.
+
+Each service runs in its own process group; ``.dsflow/services/<name>.json`` records its PID,
+the process start time (so a reused PID is never mistaken for it), port and URL. Stopping
+signals that process group only: never anything found by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import DsflowError
+from .project import Project
+
+STATE_DIR = Path(".dsflow") / "services"
+
+
+@dataclass(frozen=True)
+class Service:
+    """A running (or recorded) background service."""
+
+    name: str
+    pid: int
+    start_time: str
+    port: int
+    url: str
+    log: str
+    command: list[str]
+
+    @property
+    def alive(self) -> bool:
+        return _start_time(self.pid) == self.start_time
+
+
+def _start_time(pid: int) -> str:
+    """Field 22 of /proc/<pid>/stat (start time in clock ticks), '' if there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def state_dir(project: Project) -> Path:
+    return project.root / STATE_DIR
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when nothing listens on ``host:port`` (we could bind it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def listening(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def get(project: Project, name: str) -> Service | None:
+    """The service ``name`` if it is running; a stale record (process gone) is removed."""
+    path = state_dir(project) / f"{name}.json"
+    try:
+        service = Service(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    if not service.alive:
+        path.unlink(missing_ok=True)
+        return None
+    return service
+
+
+def running(project: Project) -> list[Service]:
+    """Every running service of the project, by name."""
+    folder = state_dir(project)
+    names = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+    return [s for s in (get(project, n) for n in names) if s is not None]
+
+
+def start(
+    project: Project,
+    name: str,
+    command: list[str],
+    port: int,
+    url: str,
+    port_setting: str,
+    env: dict[str, str] | None = None,
+    ready: Callable[[], bool] | None = None,
+    timeout: float = 90.0,
+) -> Service:
+    """Start ``command`` in the background as service ``name`` and wait until it answers.
+
+    ``port_setting`` tells the user how to pick another port when ``port`` is taken.
+    """
+    existing = get(project, name)
+    if existing:
+        raise DsflowError(
+            f"{name} is already running at {existing.url} (pid {existing.pid}); "
+            f"stop it with `just stop {name}`"
+        )
+    if not port_free(port):
+        raise DsflowError(f"port {port} on 127.0.0.1 is already in use; {port_setting}")
+    folder = state_dir(project)
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"{name}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command,
+            cwd=project.root,
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() signals exactly that
+        )
+    service = Service(name, proc.pid, _start_time(proc.pid), port, url, str(log), command)
+    (folder / f"{name}.json").write_text(json.dumps(asdict(service), indent=2) + "\n")
+    check = ready or (lambda: listening(port))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            (folder / f"{name}.json").unlink(missing_ok=True)
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
+            raise DsflowError(f"{name} exited with {proc.returncode} at start: {tail[0]} ({log})")
+        if check():
+            return service
+        time.sleep(0.25)
+    stop_service(service)
+    raise DsflowError(f"{name} did not answer on port {port} within {timeout:.0f} s; see {log}")
+
+
+def stop_service(service: Service, grace: float = 10.0) -> bool:
+    """SIGTERM the service's process group, SIGKILL it after ``grace`` seconds; True if it ran."""
+    if not service.alive:
+        return False
+    try:
+        os.killpg(service.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _group_alive(service.pid):
+            return True
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(service.pid, signal.SIGKILL)
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    # reap the leader if it is our own child, or it lingers as a zombie member of the group
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pgid, os.WNOHANG)
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop(project: Project, names: list[str] | None = None) -> list[str]:
+    """Stop the named services (all when ``names`` is None); returns the names stopped."""
+    stopped = []
+    for service in running(project):
+        if names is not None and service.name not in names:
+            continue
+        if stop_service(service):
+            stopped.append(service.name)
+        (state_dir(project) / f"{service.name}.json").unlink(missing_ok=True)
+    return stopped

@@ -1,0 +1,69 @@
+"""A Spark Connect server for the project: one warm JVM that many runs and notebooks share.
+
+``just spark`` starts it in the background (bound to 127.0.0.1, configured by
+``config/spark-defaults.conf``); while it runs, ``dsflow.spark.spark_session()`` connects to it
+instead of starting a JVM per run. ``just stop spark`` or ``just stop-all`` stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from . import services
+from .project import Project
+from .settings import load_settings
+
+NAME = "spark"
+SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+
+
+def spark_home() -> Path:
+    """The Spark distribution inside the installed pyspark package."""
+    import pyspark
+
+    return Path(pyspark.__file__).parent
+
+
+def server_command(project: Project, port: int) -> list[str]:
+    """The spark-submit command line of the server."""
+    settings = load_settings(project)
+    return [
+        str(spark_home() / "bin" / "spark-submit"),
+        "--class",
+        SERVER_CLASS,
+        "--name",
+        f"dsflow Spark Connect ({settings.project})",
+        "--master",
+        settings.spark_master,
+        "--properties-file",
+        str(project.root / "config" / "spark-defaults.conf"),
+        "--conf",
+        "spark.connect.grpc.binding.address=127.0.0.1",
+        "--conf",
+        f"spark.connect.grpc.binding.port={port}",
+    ]
+
+
+def start_server(project: Project) -> services.Service:
+    """Start the server (refusing if it already runs or its port is taken)."""
+    port = load_settings(project).ports.get("spark", 15002)
+    return services.start(
+        project,
+        NAME,
+        server_command(project, port),
+        port=port,
+        url=f"sc://127.0.0.1:{port}",
+        port_setting="set ports.spark in dsflow.yml to a free port",
+        env={
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
+        },
+    )
+
+
+def server_url(project: Project) -> str | None:
+    """``sc://...`` of the project's running server, or None."""
+    service = services.get(project, NAME)
+    return service.url if service else None
