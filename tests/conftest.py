@@ -56,6 +56,11 @@ def run(cmd: list[str], cwd: Path, check: bool = True, **kw) -> subprocess.Compl
     return result
 
 
+def just(project: Path, *args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    """Run a project recipe (``just ARGS``) in ``project`` with no stdin."""
+    return run(["just", *args], cwd=project, check=check, stdin=subprocess.DEVNULL, **kw)
+
+
 def init_git(project: Path) -> None:
     """Make ``project`` a git repository with everything committed (copier update needs it)."""
     git(project, "init", "-q", "-b", "main")

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from conftest import git, run
+from conftest import git, just, run
 
 pytestmark = pytest.mark.slow
 
@@ -132,10 +132,6 @@ def project(env_project: Path) -> Path:
     git(env_project, "rm", "-rq", *[f"jobs/{j}" for j in JOBS])
     git(env_project, "commit", "-q", "-m", "remove test jobs")
     git(env_project, "clean", "-qfdX", "--", "datastore")
-
-
-def just(project: Path, *args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
-    return run(["just", *args], cwd=project, check=check, stdin=subprocess.DEVNULL, **kw)
 
 
 def refused(project: Path, *args: str, code: int = 2) -> str:

@@ -1,18 +1,60 @@
-"""The README's first quickstart command: scaffold a demo project and walk through it.
+"""The README's first quickstart command: a demo project running the meteo pipeline for real.
 
-uv run just demo [DEST]     (default: ./demo-project, recreated each time)
+    uv run just demo [DEST]     (default: ./demo-project, recreated each time)
+
+It scaffolds a project with copier, sets it up, serves samples/ over HTTP on 127.0.0.1 (as a
+stand-in for a web API), creates the pipeline's jobs from the templates:
+
+    download-meteo-json  -> raw/meteo_json        (download_file, one file per day)
+    download-stations    -> raw/stations          (download_file, a daily snapshot)
+    create-table-fct-observations -> fct_observations   (create_table_from_json)
+    create-table-dim-stations     -> dim_stations       (create_table_from_csv, a dimension)
+    create-table-fct-daily-weather -> fct_daily_weather (create_table_from_sql, a join)
+    dash-observations    a dashboard of fct_observations (plotly_dash_app)
+
+then runs them for three days through a warm Spark Connect server (`just spark`) and prints
+the datastore, the reports and how to open the dashboard.
 """
 
 from __future__ import annotations
 
+import argparse
+import functools
+import http.server
 import shutil
 import subprocess
-import sys
+import threading
+import time
 from pathlib import Path
 
-from snapshot import GIT_ID, is_clean, snapshot_repo
+from snapshot import GIT_ID, REPO, is_clean, snapshot_repo
 
-ROOT = Path(__file__).resolve().parents[1]
+DAYS = ["2024-01-01", "2024-01-02", "2024-01-03"]
+PIPELINE = [  # dependency order (`just pipeline` will infer it from the job specs)
+    "download-meteo-json",
+    "download-stations",
+    "create-table-fct-observations",
+    "create-table-dim-stations",
+    "create-table-fct-daily-weather",
+]
+# the one edit a user makes after `just new-job create_table_from_sql`: the query itself
+DAILY_WEATHER_SQL = """\
+-- fct_daily_weather: one row per station and day, from the hourly observations.
+-- :ds is bound to the run's partition; dim_stations is its snapshot as of :ds.
+SELECT
+  o.station,
+  s.city,
+  COUNT(*) AS observations,
+  MIN(o.temperature_c) AS min_temperature_c,
+  MAX(o.temperature_c) AS max_temperature_c,
+  ROUND(AVG(o.temperature_c), 2) AS avg_temperature_c,
+  ROUND(SUM(o.precipitation_mm), 1) AS precipitation_mm
+FROM fct_observations AS o
+JOIN dim_stations AS s ON s.station = o.station
+WHERE o.ds = :ds
+GROUP BY o.station, s.city
+ORDER BY o.station
+"""
 
 
 def step(title: str, cmd: list[str], cwd: Path) -> None:
@@ -20,17 +62,31 @@ def step(title: str, cmd: list[str], cwd: Path) -> None:
     subprocess.run(cmd, cwd=cwd, check=True)
 
 
-def main(dest: str) -> None:
-    project = (ROOT / dest).resolve() if not Path(dest).is_absolute() else Path(dest)
-    template = project.parent / f".{project.name}-template"
-    for old in (project, template):
+def serve_samples() -> tuple[http.server.ThreadingHTTPServer, str]:
+    """Serve samples/ on 127.0.0.1 (a free port) from a thread; returns (server, base URL)."""
+    handler = functools.partial(QuietHandler, directory=str(REPO / "samples"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def scaffold(project: Path, template: str | None, ref: str | None) -> None:
+    template_dir = project.parent / f".{project.name}-template"
+    for old in (project, template_dir):
         if old.exists():
             shutil.rmtree(old)
-    if is_clean():
-        source, ref = ROOT, "HEAD"
+    if template:
+        source, ref = template, ref or "HEAD"
+    elif is_clean():
+        source, ref = str(REPO), "HEAD"
     else:  # uncommitted template edits: render them from a tagged snapshot
-        print(f"(working tree has uncommitted changes: rendering a snapshot in {template})")
-        source, ref = snapshot_repo(template, tag="v0.0.0-dev"), "v0.0.0-dev"
+        print(f"(working tree has uncommitted changes: rendering a snapshot in {template_dir})")
+        source, ref = str(snapshot_repo(template_dir, tag="v0.0.0-dev")), "v0.0.0-dev"
     step(
         "scaffold a project with copier",
         [
@@ -41,34 +97,98 @@ def main(dest: str) -> None:
             "--quiet",
             "--vcs-ref",
             ref,
-            str(source),
+            source,
             str(project),
         ],
-        ROOT,
+        REPO,
     )
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=project, check=True)
+    commit(project, "dsflow project")
+
+
+def commit(project: Path, message: str) -> None:
     subprocess.run(["git", "add", "-A"], cwd=project, check=True)
-    subprocess.run(
-        ["git", *GIT_ID, "commit", "-q", "-m", "dsflow project"], cwd=project, check=True
+    subprocess.run(["git", *GIT_ID, "commit", "-q", "-m", message], cwd=project, check=True)
+
+
+def create_jobs(project: Path, base_url: str) -> None:
+    jobs = [
+        ["download_file", "meteo_json", f"url={base_url}/meteo/json/{{{{ ds }}}}.json",
+         "file_name=observations.json"],
+        ["download_file", "stations", f"url={base_url}/meteo/stations.csv"],
+        ["create_table_from_json", "fct_observations", "source_dataset=meteo_json"],
+        ["create_table_from_csv", "dim_stations", "source_dataset=stations"],
+        ["create_table_from_sql", "fct_daily_weather",
+         "source_table=fct_observations,dim_stations"],
+        ["plotly_dash_app", "observations", "table=fct_observations", "x_column=observed_at",
+         "y_column=temperature_c", "color_column=station"],
+    ]  # fmt: skip
+    for args in jobs:
+        step(f"create a job from the {args[0]} template", ["just", "new-job", *args], project)
+    query = project / "jobs/create-table-fct-daily-weather/query.sql"
+    print(f"\n==> write the SQL of fct_daily_weather into {query.relative_to(project)}")
+    query.write_text(DAILY_WEATHER_SQL)
+    commit(project, "demo pipeline jobs")
+
+
+def run_pipeline(project: Path, days: list[str]) -> None:
+    started = time.monotonic()
+    total = len(days) * len(PIPELINE)
+    done = 0
+    for day in days:
+        for job in PIPELINE:
+            done += 1
+            print(f"\n==> [{done}/{total}, {time.monotonic() - started:.0f} s] {job} ds={day}")
+            subprocess.run(["just", "run", f"job={job}", f"ds={day}"], cwd=project, check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dest", nargs="?", default="demo-project", help="project folder")
+    parser.add_argument("--template", help="template repository (default: this checkout)")
+    parser.add_argument("--ref", help="template git ref (default: HEAD)")
+    parser.add_argument("--base-url", help="serve the samples from here instead of a local server")
+    parser.add_argument(
+        "--keep-services", action="store_true", help="leave the Spark server running at the end"
     )
+    args = parser.parse_args()
+    project = Path(args.dest) if Path(args.dest).is_absolute() else (REPO / args.dest)
+    project = project.resolve()
+
+    scaffold(project, args.template, args.ref)
     step("set it up: environment, Java check, kernel, secrets", ["just", "setup"], project)
     step("its recipes", ["just"], project)
-    step("its job templates", ["just", "templates"], project)
+    server = None
+    base_url = args.base_url
+    if not base_url:
+        server, base_url = serve_samples()
+        print(f"\n(serving {REPO / 'samples'} at {base_url}, a stand-in for a web API)")
+    try:
+        create_jobs(project, base_url.rstrip("/"))
+        step("start a warm Spark (Spark Connect server) for the runs", ["just", "spark"], project)
+        try:
+            run_pipeline(project, DAYS)
+        finally:
+            if not args.keep_services:
+                step("stop the services", ["just", "stop-all"], project)
+    finally:
+        if server:
+            server.shutdown()
     step(
-        "create a job from a template",
-        [
-            "just",
-            "new-job",
-            "download_file",
-            "meteoparis",
-            "url=https://example.org/meteo/{{ ds }}.json",
-        ],
+        "the datastore: partitions of every dataset, table and run report",
+        ["just", "tree"],
         project,
     )
-    step("the datastore", ["just", "tree"], project)
-    step("the project's own tests", ["just", "test"], project)
-    print(f"\nDemo project ready in {project}\n  cd {project} && just")
+    datastore = project / "datastore"
+    print(
+        f"\nDemo project ready in {project}\n"
+        f"  tables:     {datastore / 'tables'}/"
+        "{fct_observations,dim_stations,fct_daily_weather}\n"
+        f"  reports:    {datastore / 'job_runs'}/<job>/ds=<day>/report.html\n"
+        f"  dashboard:  cd {project} && just dash job=dash-observations   (then open the URL)\n"
+        f"  more:       cd {project} && just"
+    )
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "demo-project")
+    main()

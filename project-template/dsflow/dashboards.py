@@ -121,7 +121,7 @@ def start_dashboard(project: Project, job: str, port: int | None = None) -> serv
     """Serve dashboard job ``job`` in the background; returns the running service."""
     spec = dashboard_spec(project, job)
     if port is None:
-        running = services.get(project, f"dash-{job}")
+        running = services.get(project, job)
         port = (
             running.port
             if running
@@ -130,7 +130,7 @@ def start_dashboard(project: Project, job: str, port: int | None = None) -> serv
     url = f"http://127.0.0.1:{port}/"
     return services.start(
         project,
-        f"dash-{job}",
+        job,
         [sys.executable, str(spec.script)],
         port=port,
         url=url,

@@ -55,7 +55,8 @@ def run_notebook(script: Path, output: Path, parameters: dict[str, Any], cwd: Pa
             log_output=False,
         )
     except PapermillExecutionError as exc:
-        evalue = " ".join(str(exc.evalue).split())[:300]
+        # Spark appends the JVM stack trace to its messages: the report has it, the line not
+        evalue = " ".join(str(exc.evalue).split("JVM stacktrace:")[0].split())[:300]
         raise JobFailed(f"cell {exc.exec_count} raised {exc.ename}: {evalue}") from None
 
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+
+def _run_status(folder: Path) -> str:
+    try:
+        return str(json.loads((folder / "run.json").read_text()).get("status", "?"))
+    except (OSError, ValueError):
+        return "?"
 
 
 def _partitions(folder: Path) -> list[Path]:
@@ -29,14 +37,19 @@ def datastore_tree(datastore: Path, max_listed: int = 3) -> list[str]:
                 files = sum(1 for p in child.rglob("*") if p.is_file())
                 lines.append(f"    {child.name}/  ({files} files)")
                 continue
-            done = sum(1 for p in parts if (p / "_SUCCESS").exists())
-            lines.append(f"    {child.name}/  {len(parts)} partitions, {done} complete")
+            if area == "job_runs":
+                marks = {p: _run_status(p) for p in parts}
+                failed = sum(1 for m in marks.values() if m == "failed")
+                lines.append(f"    {child.name}/  {len(parts)} runs, {failed} failed")
+            else:
+                marks = {p: "ok" if (p / "_SUCCESS").exists() else "--" for p in parts}
+                done = sum(1 for m in marks.values() if m == "ok")
+                lines.append(f"    {child.name}/  {len(parts)} partitions, {done} complete")
             shown = (
                 parts if len(parts) <= 2 * max_listed else parts[:max_listed] + parts[-max_listed:]
             )
             for i, part in enumerate(shown):
                 if len(parts) > 2 * max_listed and i == max_listed:
                     lines.append(f"      ... {len(parts) - 2 * max_listed} more")
-                mark = "ok" if (part / "_SUCCESS").exists() else "--"
-                lines.append(f"      {part.name}  {mark}")
+                lines.append(f"      {part.name}  {marks[part]}")
     return lines

@@ -1,0 +1,492 @@
+"""The demo pipeline end to end, for real: downloads over HTTP from a server this module starts
+on 127.0.0.1, Spark tables from JSON, CSV and SQL, a Dash dashboard requested over HTTP and
+screenshotted in headless Chromium; the tables checked against a computation of our own over
+the sample files; and every bad input of the job templates.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import REPO, just, run
+
+pytestmark = pytest.mark.slow
+
+SAMPLES = REPO / "samples"
+DAYS = ["2024-01-01", "2024-01-02", "2024-01-03"]
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def samples_url():
+    """samples/ served over HTTP on 127.0.0.1, stopped after the module."""
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(SAMPLES))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def demo(template_repo, tmp_path_factory, samples_url):
+    """`tools/demo.py` (the README's demo command) run against the tagged template snapshot;
+    its Spark Connect server is left running for the bad-input runs below, then stopped."""
+    project = tmp_path_factory.mktemp("demo") / "demo-project"
+    cmd = [sys.executable, str(REPO / "tools/demo.py"), str(project)]
+    cmd += ["--template", str(template_repo), "--ref", "v1.0.0"]
+    cmd += ["--base-url", samples_url, "--keep-services"]
+    result = run(cmd, cwd=REPO)
+    yield project, result.stdout
+    just(project, "stop-all")
+
+
+def sample_rows(day: str) -> list[dict]:
+    text = (SAMPLES / f"meteo/json/{day}.json").read_text()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_demo_prints_the_status_and_where_things_are(demo):
+    project, out = demo
+    for table in ("fct_observations", "dim_stations", "fct_daily_weather"):
+        assert f"    {table}/  3 partitions, 3 complete" in out
+    assert "create-table-fct-daily-weather/  3 runs, 0 failed" in out
+    assert "just dash job=dash-observations" in out
+    assert f"reports:    {project}/datastore/job_runs/<job>/ds=<day>/report.html" in out
+    for day in DAYS:
+        report = project / f"datastore/job_runs/create-table-fct-daily-weather/ds={day}"
+        assert json.loads((report / "run.json").read_text())["status"] == "success"
+        assert "avg_temperature_c" in (report / "report.html").read_text()
+
+
+def test_downloads_are_the_served_files(demo):
+    project, _ = demo
+    for day in DAYS:
+        got = project / f"datastore/raw/meteo_json/ds={day}/observations.json"
+        assert got.read_bytes() == (SAMPLES / f"meteo/json/{day}.json").read_bytes()
+
+
+def test_observation_rows_per_partition(demo):
+    project, _ = demo
+    for day in DAYS:
+        table = pq.read_table(project / f"datastore/tables/fct_observations/ds={day}")
+        expected = sample_rows(day)
+        assert table.num_rows == len(expected) == 72
+        got = sorted(
+            zip(table["station"].to_pylist(), table["temperature_c"].to_pylist(), strict=True)
+        )
+        assert got == sorted((r["station"], r["temperature_c"]) for r in expected)
+
+
+def test_stations_dimension_from_csv(demo):
+    project, _ = demo
+    with (SAMPLES / "meteo/stations.csv").open() as handle:
+        expected = {r["station"]: r for r in csv.DictReader(handle, delimiter=";")}
+    table = pq.read_table(project / "datastore/tables/dim_stations/ds=2024-01-02").to_pylist()
+    assert {r["station"]: r["city"] for r in table} == {k: v["city"] for k, v in expected.items()}
+    # the ';' was detected, and numbers were inferred as numbers
+    assert {r["station"]: r["elevation_m"] for r in table} == {
+        k: int(v["elevation_m"]) for k, v in expected.items()
+    }
+
+
+def test_daily_weather_matches_an_independent_computation(demo):
+    """Per station and day: count, min, max, mean temperature and rain, from the JSON files."""
+    project, _ = demo
+    cities = {"paris-montsouris": "Paris", "lyon-bron": "Lyon", "marseille-marignane": "Marseille"}
+    for day in DAYS:
+        by_station = defaultdict(list)
+        for row in sample_rows(day):
+            by_station[row["station"]].append(row)
+        rows = pq.read_table(project / f"datastore/tables/fct_daily_weather/ds={day}").to_pylist()
+        assert len(rows) == 3
+        for row in rows:
+            obs = by_station[row["station"]]
+            temps = [o["temperature_c"] for o in obs]
+            assert row["city"] == cities[row["station"]]
+            assert row["observations"] == len(obs) == 24
+            assert row["min_temperature_c"] == min(temps)
+            assert row["max_temperature_c"] == max(temps)
+            assert row["avg_temperature_c"] == pytest.approx(sum(temps) / len(temps), abs=0.006)
+            rain = sum(o["precipitation_mm"] for o in obs)
+            assert row["precipitation_mm"] == pytest.approx(rain, abs=0.051)
+
+
+# ------------------------------------------------------------------ the dashboard
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.status, response.read()
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: .ci/run must apt-get install chromium")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return found
+
+
+def screenshot(url: str, png: Path) -> None:
+    """Headless Chromium with DESIGN §12's flags; without the time budget it shoots 'Loading...'."""
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [
+                _chromium(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=10000",
+                "--window-size=1200,900",
+                f"--screenshot={png}",
+                url,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+
+def coloured_pixels(png: Path, box: tuple[int, int, int, int]) -> int:
+    """Pixels in ``box`` that are clearly coloured (a plotted line), not white, grey or black."""
+    from PIL import Image
+
+    image = Image.open(png).convert("RGB").crop(box)
+    return sum(1 for r, g, b in image.getdata() if max(r, g, b) - min(r, g, b) > 60)
+
+
+@pytest.fixture(scope="module")
+def dashboard(demo):
+    project, _ = demo
+    port = _free_port()
+    result = just(project, "dash", "job=dash-observations", f"port={port}")
+    assert f"serving http://127.0.0.1:{port}/" in result.stdout
+    yield project, f"http://127.0.0.1:{port}"
+    just(project, "stop", "dash-observations")
+
+
+def test_dashboard_serves_the_chart_data(dashboard):
+    project, url = dashboard
+    status, page = _get(url + "/")
+    assert status == 200 and b"_dash-renderer" in page or b"dash-renderer" in page
+    assert b"https://" not in page  # no CSS, fonts or scripts from the internet
+    status, body = _get(url + "/_dash-layout")
+    assert status == 200
+    layout = json.dumps(json.loads(body))
+    figure = _find(json.loads(body), "chart")["props"]["figure"]
+    traces = {t["name"]: t for t in figure["data"]}
+    assert sorted(traces) == sorted({r["station"] for r in sample_rows(DAYS[0])})
+    paris = [
+        r["temperature_c"]
+        for d in DAYS
+        for r in sample_rows(d)
+        if r["station"] == "paris-montsouris"
+    ]
+    assert sorted(_values(traces["paris-montsouris"]["y"])) == sorted(paris)
+    assert '"start_date": "2024-01-01"' in layout and '"end_date": "2024-01-03"' in layout
+
+
+def _find(node, component_id):
+    if isinstance(node, dict):
+        if node.get("props", {}).get("id") == component_id:
+            return node
+        for value in node.values():
+            found = _find(value, component_id)
+            if found:
+                return found
+    if isinstance(node, list):
+        for value in node:
+            found = _find(value, component_id)
+            if found:
+                return found
+    return None
+
+
+def _values(y):
+    """Plotly may send a numeric array as {"dtype", "bdata"} (base64) or as a plain list."""
+    if isinstance(y, dict) and "bdata" in y:
+        import base64
+
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).tolist()
+    return y
+
+
+def test_dashboard_screenshot_shows_the_chart(dashboard, tmp_path):
+    _, url = dashboard
+    png = tmp_path / "dashboard.png"
+    screenshot(url + "/", png)
+    # the chart's plot area (below the title and the date picker): three coloured lines
+    assert coloured_pixels(png, (60, 150, 960, 520)) > 3000, "no chart drawn (a 'Loading...' page?)"
+
+
+def test_loading_page_has_no_chart_pixels(tmp_path):
+    """The check above can fail: a page without a chart has no coloured pixels there."""
+    page = tmp_path / "loading.html"
+    page.write_text("<html><body><div>Loading...</div></body></html>")
+    png = tmp_path / "loading.png"
+    screenshot(page.as_uri(), png)
+    assert coloured_pixels(png, (60, 150, 960, 520)) < 100
+
+
+def test_dash_refuses_a_job_that_is_not_a_dashboard(demo):
+    project, _ = demo
+    result = just(project, "dash", "job=create-table-dim-stations", check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "dsflow: error: job create-table-dim-stations is a notebook, not a dashboard: "
+        "run it with `just run job=create-table-dim-stations`"
+    )
+
+
+def test_dash_port_in_use(demo):
+    project, _ = demo
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = just(project, "dash", "job=dash-observations", f"port={port}", check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"dsflow: error: port {port} on 127.0.0.1 is already in use; "
+        f"choose another: just dash job=dash-observations port=NNNN"
+    )
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def _published(project: Path, dataset: str) -> dict[str, bytes]:
+    folder = project / "datastore" / dataset
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+def _raw_partition(project: Path, dataset: str, day: str, name: str, text: str) -> None:
+    folder = project / f"datastore/raw/{dataset}/ds={day}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text)
+    (folder / "_SUCCESS").touch()
+
+
+def _fails(project: Path, job: str, day: str, *extra: str) -> str:
+    """just run must exit 1 with one error line naming the job and partition; the report saved."""
+    result = just(project, "run", f"job={job}", f"ds={day}", *extra, check=False)
+    assert result.returncode == 1, result
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("dsflow: error:")]
+    assert len(errors) == 1 and "Traceback" not in result.stdout, result.stderr
+    assert errors[0].startswith(f"dsflow: error: {job} ds={day} failed: "), errors[0]
+    record = json.loads((project / f"datastore/job_runs/{job}/ds={day}/run.json").read_text())
+    assert record["status"] == "failed" and Path(record["report"]).is_file()
+    return errors[0]
+
+
+def test_json_that_does_not_parse(demo):
+    project, _ = demo
+    _raw_partition(
+        project, "meteo_json", "2024-01-05", "observations.json", '{"station": "a"\n{oops\n'
+    )
+    before = _published(project, "tables/fct_observations")
+    line = _fails(project, "create-table-fct-observations", "2024-01-05")
+    assert "MALFORMED_RECORD_IN_PARSING" in line and "JVM stacktrace" not in line
+    assert _published(project, "tables/fct_observations") == before
+
+
+def test_csv_that_does_not_parse(demo):
+    project, _ = demo
+    _raw_partition(
+        project, "stations", "2024-01-05", "stations.csv", 'station;city\na;Paris;x;"open\n'
+    )
+    before = _published(project, "tables/dim_stations")
+    line = _fails(project, "create-table-dim-stations", "2024-01-05")
+    assert "stations.csv" in line
+    assert _published(project, "tables/dim_stations") == before
+
+
+@pytest.mark.parametrize(
+    ("edit", "cause"),
+    [
+        (
+            ("FROM fct_observations", "FROM fct_missing"),
+            "[TABLE_OR_VIEW_NOT_FOUND] The table or view `fct_missing` cannot be found",
+        ),
+        (
+            ("MIN(o.temperature_c)", "MIN(o.temp)"),
+            "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column, variable, or function parameter with name `o`.`temp` cannot be resolved",
+        ),
+    ],
+)
+def test_sql_that_references_a_missing_table_or_column(demo, edit, cause):
+    project, _ = demo
+    query = project / "jobs/create-table-fct-daily-weather/query.sql"
+    good = query.read_text()
+    before = _published(project, "tables/fct_daily_weather")
+    query.write_text(good.replace(*edit))
+    try:
+        line = _fails(project, "create-table-fct-daily-weather", "2024-01-03")
+    finally:
+        query.write_text(good)
+    assert f"raised AnalysisException: {cause}" in line
+    assert _published(project, "tables/fct_daily_weather") == before  # the old partition stays
+
+
+@pytest.mark.parametrize(
+    ("params", "cause"),
+    [
+        (
+            ["url={base}/meteo/json/missing-{{ ds }}.json"],
+            "HTTP 404 Not Found for {base}/meteo/json/missing-2024-01-06.json",
+        ),
+        (
+            ["url=http://127.0.0.1:9/x.json", "retries=0"],
+            "cannot reach http://127.0.0.1:9/x.json: Connection refused",
+        ),
+        (["max_bytes=1000"], "body exceeds max_bytes=1000"),
+        (["sha256=" + "0" * 64], "sha256 mismatch: expected " + "0" * 64),
+        (
+            ["url={base}/meteo/json/2024-01-01.json", "decompress=unzip"],
+            "not a zip file: {base}/meteo/json/2024-01-01.json",
+        ),
+    ],
+)
+def test_download_failures_publish_nothing(demo, samples_url, params, cause):
+    project, _ = demo
+    params = [p.replace("{base}", samples_url) for p in params]
+    line = _fails(project, "download-meteo-json", "2024-01-06", *params)
+    assert cause.replace("{base}", samples_url) in line, line
+    assert not (project / "datastore/raw/meteo_json/ds=2024-01-06").exists()
+
+
+# ------------------------------------------------------------------ helper commands
+
+
+def test_infer_schema_detects_the_delimiter_and_saves_yaml(demo):
+    project, _ = demo
+    result = just(project, "infer-schema", "path=datastore/raw/stations/ds=2024-01-01")
+    saved = project / "config/schemas/stations.yaml"
+    assert "saved config/schemas/stations.yaml" in result.stdout
+    text = saved.read_text()
+    assert text in result.stdout
+    import yaml
+
+    schema = yaml.safe_load(text)
+    assert schema == {
+        "format": "csv",
+        "delimiter": ";",
+        "columns": {
+            "station": "string",
+            "city": "string",
+            "latitude": "double",
+            "longitude": "double",
+            "elevation_m": "bigint",
+        },
+    }
+    parquet = just(
+        project, "infer-schema", "path=datastore/tables/fct_daily_weather", "out=/dev/null"
+    )
+    assert "avg_temperature_c: double" in parquet.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["path=datastore/raw/nothing"], "datastore/raw/nothing does not exist"),
+        ([], "which data? usage: just infer-schema path=FILE_OR_FOLDER [out=FILE]"),
+    ],
+)
+def test_infer_schema_bad_input(demo, args, message):
+    project, _ = demo
+    result = just(project, "infer-schema", *args, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"dsflow: error: {message}"
+
+
+def test_declared_schema_is_used_by_the_csv_job(demo):
+    """`schema: config/schemas/stations.yaml` (edited to a string elevation) reaches Spark."""
+    project, _ = demo
+    schema = project / "config/schemas/stations-text.yaml"
+    schema.write_text(
+        "columns:\n  station: string\n  city: string\n  latitude: double\n"
+        "  longitude: double\n  elevation_m: string\n"
+    )
+    just(
+        project,
+        "run",
+        "job=create-table-dim-stations",
+        "ds=2024-01-03",
+        f"schema={schema.relative_to(project)}",
+    )
+    table = pq.read_table(project / "datastore/tables/dim_stations/ds=2024-01-03")
+    assert str(table.schema.field("elevation_m").type) == "string"
+    assert sorted(table["elevation_m"].to_pylist()) == ["200", "75", "9"]
+
+
+def test_adhoc_notebook_opens_a_data_file(demo):
+    project, _ = demo
+    just(project, "adhoc", "look", "path=datastore/raw/stations/ds=2024-01-01")
+    notebook = project / "adhoc/look.py"
+    import jupytext
+
+    # the pandas cell, run as a script (the Spark cells are the same code the jobs run)
+    pandas_cell = next(c.source for c in jupytext.read(notebook).cells if c.cell_type == "code")
+    code = pandas_cell + "\nprint(len(frame), list(frame.columns))"
+    out = run([str(project / ".venv/bin/python"), "-c", code], cwd=project / "adhoc").stdout
+    assert "3 ['station', 'city', 'latitude', 'longitude', 'elevation_m']" in out
+    again = just(project, "adhoc", "look", check=False)
+    assert again.returncode == 2 and "adhoc/look.py already exists" in again.stderr
+
+
+def test_convert_and_pair_notebooks(demo):
+    project, _ = demo
+    job = project / "jobs/create-table-dim-stations"
+    just(project, "convert", f"path={job}/notebook.py", "to=ipynb")
+    import nbformat
+
+    nb = nbformat.read(job / "notebook.ipynb", as_version=4)
+    assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    again = just(project, "convert", f"path={job}/notebook.py", "to=ipynb", check=False)
+    assert again.returncode == 2 and "already exists; pair the two instead" in again.stderr
+    (job / "notebook.ipynb").unlink()
+    just(project, "pair", f"path={job}/notebook.py")
+    assert "ipynb,py:percent" in (job / "notebook.py").read_text()
+    assert (job / "notebook.ipynb").is_file()
+    (job / "notebook.ipynb").unlink()
+    subprocess.run(["git", "checkout", "--", str(job / "notebook.py")], cwd=project, check=True)
