@@ -202,7 +202,7 @@ def dashboard(demo):
 def test_dashboard_serves_the_chart_data(dashboard):
     project, url = dashboard
     status, page = _get(url + "/")
-    assert status == 200 and b"_dash-renderer" in page or b"dash-renderer" in page
+    assert status == 200 and b"dash-renderer" in page
     assert b"https://" not in page  # no CSS, fonts or scripts from the internet
     status, body = _get(url + "/_dash-layout")
     assert status == 200
@@ -239,11 +239,13 @@ def _find(node, component_id):
 def _values(y):
     """Plotly may send a numeric array as {"dtype", "bdata"} (base64) or as a plain list."""
     if isinstance(y, dict) and "bdata" in y:
+        import array
         import base64
 
-        import numpy as np
-
-        return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).tolist()
+        codes = {"f8": "d", "f4": "f", "i8": "q", "i4": "i", "i2": "h", "i1": "b", "u1": "B"}
+        values = array.array(codes[y["dtype"]])
+        values.frombytes(base64.b64decode(y["bdata"]))
+        return values.tolist()
     return y
 
 
@@ -275,17 +277,33 @@ def test_dash_refuses_a_job_that_is_not_a_dashboard(demo):
 
 
 def test_dash_port_in_use(demo):
+    """A second dashboard job (made by new-job) asked for a port something else holds."""
     project, _ = demo
+    just(
+        project,
+        "new-job",
+        "plotly_dash_app",
+        "rain",
+        "table=fct_daily_weather",
+        "y_column=precipitation_mm",
+    )
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = just(project, "dash", "job=dash-observations", f"port={port}", check=False)
+        result = just(project, "dash", "job=dash-rain", f"port={port}", check=False)
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f"dsflow: error: port {port} on 127.0.0.1 is already in use; "
-        f"choose another: just dash job=dash-observations port=NNNN"
+        f"choose another: just dash job=dash-rain port=NNNN"
     )
+
+
+def test_dash_twice_says_it_runs(dashboard):
+    project, url = dashboard
+    result = just(project, "dash", "job=dash-observations", check=False)
+    assert result.returncode == 2
+    assert f"dash-observations is already running at {url}/ (pid " in result.stderr
 
 
 # ------------------------------------------------------------------ bad input
@@ -462,12 +480,13 @@ def test_declared_schema_is_used_by_the_csv_job(demo):
 def test_adhoc_notebook_opens_a_data_file(demo):
     project, _ = demo
     just(project, "adhoc", "look", "path=datastore/raw/stations/ds=2024-01-01")
-    notebook = project / "adhoc/look.py"
-    import jupytext
-
-    # the pandas cell, run as a script (the Spark cells are the same code the jobs run)
-    pandas_cell = next(c.source for c in jupytext.read(notebook).cells if c.cell_type == "code")
-    code = pandas_cell + "\nprint(len(frame), list(frame.columns))"
+    # its first code cell reads the file with pyarrow: run it with the project's Python
+    code = (
+        "import jupytext\n"
+        "cell = next(c for c in jupytext.read('look.py').cells if c.cell_type == 'code')\n"
+        "exec(cell.source)\n"
+        "print(len(frame), list(frame.columns))\n"
+    )
     out = run([str(project / ".venv/bin/python"), "-c", code], cwd=project / "adhoc").stdout
     assert "3 ['station', 'city', 'latitude', 'longitude', 'elevation_m']" in out
     again = just(project, "adhoc", "look", check=False)

@@ -61,9 +61,16 @@ JOB_TEMPLATES = {
     "create_table_from_sql": {"source_table": "meteo"},
     "plotly_dash_app": {"y_column": "temperature"},
 }
+JOB_FILES = {  # beyond README.md, job_specs.yaml and .copier-answers.yml
+    "download_file": {"download.py"},
+    "create_table_from_json": {"notebook.py"},
+    "create_table_from_csv": {"notebook.py"},
+    "create_table_from_sql": {"notebook.py", "query.sql"},
+    "plotly_dash_app": {"app.py"},
+}
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|\{#")
 # placeholders the runtime fills per run (job_specs.yaml, docs); anything else is a leftover
-RUNTIME_PLACEHOLDER = re.compile(r"\{\{ (ds|ds_nodash|job_name|job_parameters\.\w+) \}\}")
+RUNTIME_PLACEHOLDER = re.compile(r"\{\{ (ds|ds_nodash|partition|job_name|job_parameters\.\w+) \}\}")
 
 
 def leftover_jinja(text: str) -> re.Match | None:
@@ -125,6 +132,8 @@ def test_every_job_template_renders(template, baker, template_repo):
         name="meteo",
         **JOB_TEMPLATES[template],
     )
+    common = {"README.md", "job_specs.yaml", ".copier-answers.yml"}
+    assert files_of(job) == common | JOB_FILES[template]
     answers = yaml.safe_load((job / ".copier-answers.yml").read_text())
     assert answers["template"] == template
     assert answers["_commit"] == "v1.0.0"

@@ -7,7 +7,7 @@ from typing import Any
 
 from .errors import DsflowError
 
-CHECK_KINDS = ("min_rows", "not_null", "unique", "schema")
+CHECK_KINDS = ("min_rows", "not_null", "unique", "schema", "sql")
 
 
 class CheckFailed(DsflowError):
@@ -92,4 +92,23 @@ def run_checks(folder: Path, checks: list[dict[str, Any]]) -> list[str]:
             if wrong:
                 raise CheckFailed(f"check schema failed: {'; '.join(wrong)}")
             passed.append(f"schema ({len(expected)} columns)")
+        elif kind == "sql":
+            passed.append(sql_check(folder, str(arg)))
     return passed
+
+
+def sql_check(folder: Path, query: str) -> str:
+    """A SQL assertion: ``query`` selects the offending rows of the view ``this`` (the staged
+    partition); the check passes when it returns none. Runs on the project's Spark."""
+    from .spark import spark_session
+
+    spark = spark_session("dsflow-checks")
+    spark.read.parquet(str(folder)).createOrReplaceTempView("this")
+    try:
+        offending = spark.sql(query).count()
+    except Exception as exc:  # AnalysisException, ParseException: the query itself is wrong
+        message = " ".join(str(exc).split("JVM stacktrace:")[0].split())[:200]
+        raise CheckFailed(f"check sql {query!r} cannot run: {message}") from None
+    if offending:
+        raise CheckFailed(f"check sql failed: {offending} offending rows for {query!r}")
+    return f"sql: {query}"

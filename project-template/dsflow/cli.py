@@ -49,7 +49,12 @@ def _cmd_new_job(args: argparse.Namespace) -> None:
     folder = new_job(project, args.template, args.name, params, interactive=interactive)
     rel = folder.relative_to(project.root)
     print(f"created {rel}/ from template {args.template} ({project.template_commit})")
-    print(f"next: read {rel}/README.md, then `just run job={folder.name} ds=YYYY-MM-DD`")
+    command = (
+        f"just dash job={folder.name}"
+        if args.template == "plotly_dash_app"
+        else f"just run job={folder.name} ds=YYYY-MM-DD"
+    )
+    print(f"next: read {rel}/README.md, then `{command}`")
 
 
 def _cmd_update(args: argparse.Namespace) -> None:

@@ -43,14 +43,10 @@ def pair(path: str) -> list[Path]:
 
     Afterwards Jupyter (with jupytext) keeps both files in step on every save.
     """
-    import jupytext
     from jupytext.cli import jupytext as jupytext_cli
 
     source = _source(path)
-    notebook = jupytext.read(source)
-    notebook.metadata.setdefault("jupytext", {})["formats"] = PAIRED
-    jupytext.write(notebook, source, fmt="ipynb" if source.suffix == ".ipynb" else "py:percent")
-    code = jupytext_cli(["--sync", "--quiet", str(source)])
-    if code:
-        raise DsflowError(f"jupytext --sync failed on {path}")
+    for args in (["--set-formats", PAIRED], ["--sync"]):
+        if jupytext_cli([*args, "--quiet", str(source)]):
+            raise DsflowError(f"jupytext {args[0]} failed on {path}")
     return [source.with_suffix(".ipynb"), source.with_suffix(".py")]

@@ -22,7 +22,7 @@ from .checks import count_rows, run_checks
 from .errors import DsflowError
 from .execute import JobFailed, run_notebook, run_script
 from .locks import partition_lock
-from .partitions import Partition, default_partition, parse_partition
+from .partitions import Partition, default_partition, parse_partition, partition_range, shift
 from .project import Project
 from .publish import clean_stale_staging, is_complete, publish, staging_dir
 from .reports import append_history, code_hash, render_html, write_record
@@ -76,32 +76,78 @@ def _writers(project: Project, settings: Settings) -> dict[str, str]:
     return writers
 
 
-def check_inputs(project: Project, settings: Settings, spec: JobSpec, part: Partition) -> None:
-    """Every declared input partition must be published; name the job that writes a missing one."""
-    for ref in spec.inputs:
-        if ref.external:
-            continue
-        path = partition_dir(settings, ref, part)
-        if is_complete(path):
-            continue
-        if ref.kind == "dimension" and _has_snapshot(settings, ref, part):
-            continue  # a dimension is read as of ds: an earlier snapshot will do
-        writer = _writers(project, settings).get(ref.path)
-        hint = (
-            f"run it first: just run job={writer} ds={part.value}"
-            if writer
-            else "no job writes it: add the data or a job whose outputs name it"
-        )
-        raise DsflowError(f"missing upstream partition {ref.path}/{part.label}; {hint}")
+def input_partitions(settings: Settings, ref: DatasetRef, part: Partition) -> list[Partition]:
+    """The partitions of input ``ref`` a run of ``part`` reads, by its ``partitions`` mapping.
+
+    same (default), previous, last_<N> (this one and the N-1 before), all (every complete one
+    up to this one). A dimension read with ``same`` takes its latest snapshot at or before.
+    """
+    mapping = ref.partitions
+    if part.grain == "none":
+        return [part]
+    if mapping == "previous":
+        return [shift(part, -1)]
+    if mapping.startswith("last_"):
+        return partition_range(shift(part, 1 - int(mapping[5:])), part)
+    if mapping == "all" or ref.kind == "dimension":
+        done = [p for p in _complete(settings, ref, part.grain) if p <= part]
+        return done if mapping == "all" else done[-1:]
+    return [part]
 
 
-def _has_snapshot(settings: Settings, ref: DatasetRef, part: Partition) -> bool:
+def _complete(settings: Settings, ref: DatasetRef, grain: str) -> list[Partition]:
     from .tables import complete_partitions
 
     folder = dataset_dir(settings, ref)
-    day = part.value.split("T")[0]
-    keys = [p.relative_to(folder).parts for p in complete_partitions(folder)]
-    return any(not key or key[0] <= f"ds={day}" for key in keys)
+    found = []
+    for path in complete_partitions(folder) if folder.is_dir() else []:
+        keys = [k.partition("=")[2] for k in path.relative_to(folder).parts]
+        value = "T".join(keys) if len(keys) == 2 else (keys[0] if keys else "")
+        try:
+            found.append(parse_partition(value, grain))
+        except DsflowError:
+            continue  # a partition of another grain: not ours to read
+    return sorted(found)
+
+
+def check_inputs(project: Project, settings: Settings, spec: JobSpec, part: Partition) -> None:
+    """Every input partition the run reads must be published; name the job that writes it."""
+    for ref in spec.inputs:
+        if ref.external:
+            continue
+        wanted = input_partitions(settings, ref, part)
+        if not wanted:
+            what = "snapshot" if ref.kind == "dimension" else "complete partition"
+            raise DsflowError(
+                f"{ref.kind} {ref.path} has no {what} at or before {part.label}"
+                + _writer_hint(project, settings, ref, part)
+            )
+        for needed in wanted:
+            if not is_complete(partition_dir(settings, ref, needed)):
+                raise DsflowError(
+                    f"missing upstream partition {ref.path}/{needed.label}"
+                    + _writer_hint(project, settings, ref, needed)
+                )
+
+
+def _writer_hint(project: Project, settings: Settings, ref: DatasetRef, part: Partition) -> str:
+    writer = _writers(project, settings).get(ref.path)
+    if writer:
+        return f"; run it first: just run job={writer} ds={part.value}"
+    return "; no job writes it: add the data or a job whose outputs name it"
+
+
+def check_output_grains(settings: Settings, spec: JobSpec) -> None:
+    """A job must write its tables at their grain: mixing layouts would corrupt readers."""
+    from .tables import recorded_grain
+
+    for ref in spec.outputs:
+        grain = recorded_grain(dataset_dir(settings, ref))
+        if grain and grain != spec.grain:
+            raise DsflowError(
+                f"job {spec.name} declares grain {spec.grain}, but {ref.path} is {grain}: "
+                f"set `grain: {grain}` in its job_specs.yaml or write another table"
+            )
 
 
 def _render(value: Any, context: dict[str, Any]) -> Any:
@@ -137,6 +183,7 @@ def resolve_parameters(
     context: dict[str, Any] = {
         "ds": part.value,
         "ds_nodash": part.value.replace("-", ""),
+        "partition": "/".join(part.parts),  # ds=2024-01-02, or ds=2024-01-02/hr=05 (hourly)
         "job_name": spec.name,
     }
     job_parameters = {**spec.job_parameters, **overrides}
@@ -144,9 +191,15 @@ def resolve_parameters(
     task_specs = {k: _absolute(v, settings) for k, v in _render(spec.task_specs, context).items()}
     params = {**context["job_parameters"], **task_specs, **context}
     params["task_specs"] = task_specs
-    params["source_paths"] = {
-        ref.name: str(partition_dir(settings, ref, part)) for ref in spec.inputs if not ref.external
-    }
+    params["source_paths"] = {}
+    for ref in spec.inputs:
+        if ref.external:
+            continue
+        paths = [
+            str(partition_dir(settings, ref, p)) for p in input_partitions(settings, ref, part)
+        ]
+        single = ref.partitions in ("same", "previous") or part.grain == "none"
+        params["source_paths"][ref.name] = paths[0] if single and paths else paths
     return params
 
 
@@ -164,6 +217,7 @@ def run_job(
     part = resolve_partition(spec, ds)
     params = resolve_parameters(spec, part, overrides or {}, settings)
     check_inputs(project, settings, spec, part)
+    check_output_grains(settings, spec)
 
     reports = report_dir(settings, job, part)
     lock_dir = settings.datastore / "job_runs" / job / ".locks"
@@ -230,7 +284,8 @@ def _run_locked(
         record["checks"] = passed
         for ref in spec.outputs:
             meta = {k: record[k] for k in ("job", "partition", "run_id", "code_hash", "upstream")}
-            meta.update(rows=rows[ref.path], kind=ref.kind, published_at=datetime.now(UTC))
+            meta.update(rows=rows[ref.path], kind=ref.kind, grain=spec.grain)
+            meta["published_at"] = datetime.now(UTC)
             publish(staging[ref.path], partition_dir(settings, ref, part), meta)
         record["status"] = "success"
     except DsflowError as exc:
@@ -275,7 +330,9 @@ def _upstream(settings: Settings, spec: JobSpec, part: Partition) -> dict[str, s
     """run_id of each input partition consumed, so a later backfill can tell what changed."""
     result = {}
     for ref in spec.inputs:
-        meta = partition_dir(settings, ref, part) / "_dsflow.json"
-        if meta.is_file():
-            result[ref.path] = json.loads(meta.read_text()).get("run_id", "?")
+        for used in input_partitions(settings, ref, part) if not ref.external else []:
+            meta = partition_dir(settings, ref, used) / "_dsflow.json"
+            if meta.is_file():
+                key = f"{ref.path}/{used.label}" if used != part else ref.path
+                result[key] = json.loads(meta.read_text()).get("run_id", "?")
     return result

@@ -163,9 +163,14 @@ def load_spec(folder: Path, default_grain: str = "daily") -> JobSpec:
         if not isinstance(value, dict):
             raise where.error(key, "must be a mapping")
         mappings[key] = value
+    from .checks import CHECK_KINDS
+
     for check in lists["checks"]:
         if not isinstance(check, dict) or len(check) != 1:
             raise where.error("checks", f"each check is a one-key mapping, got {check!r}")
+        kind = next(iter(check))
+        if kind not in CHECK_KINDS:
+            raise where.error("checks", f"unknown check {kind!r} (known: {', '.join(CHECK_KINDS)})")
     return JobSpec(
         name=name,
         folder=folder,

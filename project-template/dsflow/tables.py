@@ -69,6 +69,18 @@ def _kind(folder: Path, partitions: list[Path]) -> str:
     return "dimension" if folder.name.startswith("dim_") else "fact"
 
 
+def recorded_grain(folder: Path) -> str | None:
+    """The grain the table's latest complete partition was published with (None if unknown)."""
+    for part in reversed(complete_partitions(folder) if folder.is_dir() else []):
+        try:
+            grain = json.loads((part / METADATA).read_text()).get("grain")
+        except (OSError, ValueError):
+            continue
+        if grain:
+            return str(grain)
+    return None
+
+
 def find_tables(tables_dir: Path) -> list[Table]:
     """Every table under ``tables_dir`` that has at least one complete partition."""
     result = []

@@ -1,0 +1,140 @@
+"""Helpers for notebooks, with the seed's names: ``sql()``, ``display()``, ``list_tables()``,
+``list_raw()``; and ``read_partition()`` / ``write_partition()``, which work the same way with
+a Spark DataFrame, a pandas DataFrame or a pyarrow Table.
+
+    from dsflow.notebook import sql, display, list_tables, list_raw
+    list_tables()
+    sql("SELECT station, AVG(temperature_c) FROM fct_observations WHERE ds = :ds GROUP BY 1",
+        ds="2024-01-02")
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import DsflowError
+from .tables import complete_partitions, find_tables, load_tables
+
+
+def _datastore() -> Path:
+    from .project import find_project
+    from .settings import load_settings
+
+    root = os.environ.get("DSFLOW_PROJECT_ROOT")
+    return load_settings(find_project(Path(root) if root else None)).datastore
+
+
+def sql(query: str, as_of: str | None = None, show: int = 20, **params: Any) -> Any:
+    """Run Spark SQL over every table (registered fresh, dimensions as of ``as_of``), with
+    ``params`` bound to ``:name`` markers; displays the first ``show`` rows and returns the
+    Spark DataFrame."""
+    from .spark import spark_session
+
+    spark = spark_session()
+    load_tables(spark, as_of=as_of)
+    frame = spark.sql(query, args=params or None)
+    if show:
+        display(frame, show)
+    return frame
+
+
+def display(frame: Any, n: int = 20) -> None:
+    """Show the first ``n`` rows of a Spark or pandas DataFrame, or a pyarrow Table, as a table."""
+    pandas = _to_pandas(frame, n)
+    try:
+        from IPython.display import display as ipython_display
+
+        ipython_display(pandas)
+    except ImportError:  # outside IPython
+        print(pandas.to_string())
+
+
+def _to_pandas(frame: Any, n: int | None = None) -> Any:
+    if hasattr(frame, "toPandas"):  # Spark (classic or Connect)
+        return (frame.limit(n) if n else frame).toPandas()
+    if hasattr(frame, "to_pandas"):  # pyarrow
+        return (frame.slice(0, n) if n else frame).to_pandas()
+    return frame.head(n) if n else frame
+
+
+def list_tables() -> Any:
+    """Tables with their kind and complete partitions (first, last, count), as a DataFrame."""
+    import pandas as pd
+
+    rows = []
+    for table in find_tables(_datastore() / "tables"):
+        keys = table.keys
+        rows.append(
+            {
+                "table": table.name,
+                "kind": table.kind,
+                "partitions": 0 if table.unpartitioned else len(keys),
+                "first": None if table.unpartitioned else keys[0],
+                "last": None if table.unpartitioned else keys[-1],
+            }
+        )
+    return pd.DataFrame(rows, columns=["table", "kind", "partitions", "first", "last"])
+
+
+def list_raw() -> Any:
+    """Raw datasets with their complete partitions (first, last, count), as a DataFrame."""
+    import pandas as pd
+
+    rows = []
+    raw = _datastore() / "raw"
+    for folder in sorted(p for p in raw.iterdir() if p.is_dir()) if raw.is_dir() else []:
+        if folder.name.startswith(("_", ".")):
+            continue
+        keys = [str(p.relative_to(folder)) for p in complete_partitions(folder)]
+        rows.append(
+            {
+                "dataset": folder.name,
+                "partitions": len(keys),
+                "first": keys[0] if keys else None,
+                "last": keys[-1] if keys else None,
+            }
+        )
+    return pd.DataFrame(rows, columns=["dataset", "partitions", "first", "last"])
+
+
+def read_partition(path: str | Path, engine: str = "pandas") -> Any:
+    """The Parquet files of one partition folder: ``engine`` pandas, arrow or spark."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DsflowError(f"{folder} is not a partition folder")
+    if engine == "spark":
+        from .spark import spark_session
+
+        return spark_session().read.parquet(str(folder))
+    import pyarrow.dataset as ds
+
+    table = ds.dataset(folder, format="parquet").to_table()
+    if engine == "arrow":
+        return table
+    if engine == "pandas":
+        return table.to_pandas()
+    raise DsflowError(f"engine must be pandas, arrow or spark, not {engine!r}")
+
+
+def write_partition(frame: Any, sink_path: str | Path) -> int:
+    """Write a Spark or pandas DataFrame or a pyarrow Table as the partition's Parquet files in
+    ``sink_path`` (the staging folder ``just run`` gives the job); returns the row count.
+
+    A ``ds`` (or ``hr``) column is dropped: the partition folder holds it."""
+    sink = Path(sink_path)
+    if hasattr(frame, "toPandas"):  # Spark
+        frame = frame.drop(*[c for c in ("ds", "hr") if c in frame.columns])
+        frame.write.mode("overwrite").parquet(str(sink))
+        return int(frame.count())
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = (
+        frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    )
+    table = table.drop_columns([c for c in ("ds", "hr") if c in table.column_names])
+    sink.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, sink / "part-00000.parquet")
+    return table.num_rows
