@@ -62,3 +62,8 @@ demo dest="demo-project":
 [group('bench')]
 bench-run:
     {{ run }} python bench/bench_run.py
+
+# benchmark: a 30-day backfill of the demo pipeline vs one cold process per (job, day), and vs warm Spark
+[group('bench')]
+bench-backfill:
+    {{ run }} python bench/bench_backfill.py

@@ -68,11 +68,13 @@ def observation(rng: random.Random, station: str, at: datetime) -> dict[str, obj
     }
 
 
-def rows_by_day() -> dict[str, list[dict[str, object]]]:
-    """All observations, grouped by UTC day, in (hour, station) order."""
+def rows_by_day(count: int = DAYS) -> dict[str, list[dict[str, object]]]:
+    """All observations of ``count`` days, grouped by UTC day, in (hour, station) order.
+
+    The first days are the same whatever ``count``: more days only continue the series."""
     rng = random.Random(SEED)
     days: dict[str, list[dict[str, object]]] = {}
-    for day in range(DAYS):
+    for day in range(count):
         start = datetime.combine(FIRST_DAY + timedelta(days=day), datetime.min.time(), UTC)
         rows = days.setdefault(start.date().isoformat(), [])
         for hour in range(24):
@@ -104,12 +106,12 @@ def stations_csv() -> str:
     return buffer.getvalue()
 
 
-def write(out: Path) -> list[Path]:
+def write(out: Path, count: int = DAYS) -> list[Path]:
     """Write ``out``/json/<day>.json, ``out``/csv/<day>.csv and ``out``/stations.csv."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "stations.csv").write_bytes(stations_csv().encode("utf-8"))
     written = [out / "stations.csv"]
-    for day, rows in rows_by_day().items():
+    for day, rows in rows_by_day(count).items():
         for kind, text in (("json", to_json_lines(rows)), ("csv", to_csv(rows))):
             path = out / kind / f"{day}.{kind}"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,8 +124,15 @@ def main() -> None:
     """Command line: regenerate the dataset."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help=f"output folder (default {OUT})")
+    parser.add_argument(
+        "--days",
+        type=int,
+        default=DAYS,
+        help=f"days from 2024-01-01 (default {DAYS}; the "
+        "benchmarks make more, outside the repository)",
+    )
     args = parser.parse_args()
-    written = write(args.out)
+    written = write(args.out, args.days)
     print(f"wrote {len(written)} files under {args.out}")
 
 

@@ -71,6 +71,8 @@ def test_demo_prints_the_status_and_where_things_are(demo):
     for table in ("fct_observations", "dim_stations", "fct_daily_weather"):
         assert f"    {table}/  3 partitions, 3 complete" in out
     assert "create-table-fct-daily-weather/  3 runs, 0 failed" in out
+    assert "15 published, 0 up to date, 0 failed, 0 blocked" in out  # the backfill's summary
+    assert "tables/fct_daily_weather  ###  3 complete" in out  # just status
     assert "just dash job=dash-observations" in out
     assert f"reports:    {project}/datastore/job_runs/<job>/ds=<day>/report.html" in out
     for day in DAYS:
@@ -391,7 +393,7 @@ def test_sql_that_references_a_missing_table_or_column(demo, edit, cause):
     [
         (
             ["url={base}/meteo/json/missing-{{ ds }}.json"],
-            "HTTP 404 Not Found for {base}/meteo/json/missing-2024-01-06.json",
+            "HTTP 404 File not found for {base}/meteo/json/missing-2024-01-06.json",
         ),
         (
             ["url=http://127.0.0.1:9/x.json", "retries=0"],

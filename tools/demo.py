@@ -12,8 +12,9 @@ stand-in for a web API), creates the pipeline's jobs from the templates:
     create-table-fct-daily-weather -> fct_daily_weather (create_table_from_sql, a join)
     dash-observations    a dashboard of fct_observations (plotly_dash_app)
 
-then runs them for three days through a warm Spark Connect server (`just spark`) and prints
-the datastore, the reports and how to open the dashboard.
+then backfills three days (`just backfill`, in the order the job graph gives, through a warm
+Spark Connect server started with `just spark`) and prints the partition status, the
+datastore, the reports and how to open the dashboard.
 """
 
 from __future__ import annotations
@@ -24,19 +25,11 @@ import http.server
 import shutil
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 from snapshot import GIT_ID, REPO, is_clean, snapshot_repo
 
 DAYS = ["2024-01-01", "2024-01-02", "2024-01-03"]
-PIPELINE = [  # dependency order (`just pipeline` will infer it from the job specs)
-    "download-meteo-json",
-    "download-stations",
-    "create-table-fct-observations",
-    "create-table-dim-stations",
-    "create-table-fct-daily-weather",
-]
 # the one edit a user makes after `just new-job create_table_from_sql`: the query itself
 DAILY_WEATHER_SQL = """\
 -- fct_daily_weather: one row per station and day, from the hourly observations.
@@ -132,14 +125,16 @@ def create_jobs(project: Path, base_url: str) -> None:
 
 
 def run_pipeline(project: Path, days: list[str]) -> None:
-    started = time.monotonic()
-    total = len(days) * len(PIPELINE)
-    done = 0
-    for day in days:
-        for job in PIPELINE:
-            done += 1
-            print(f"\n==> [{done}/{total}, {time.monotonic() - started:.0f} s] {job} ds={day}")
-            subprocess.run(["just", "run", f"job={job}", f"ds={day}"], cwd=project, check=True)
+    step(
+        f"run the pipeline for {len(days)} days: the job graph orders the jobs",
+        ["just", "backfill", f"start={days[0]}", f"end={days[-1]}", "parallel=2"],
+        project,
+    )
+    step(
+        "the partitions of every dataset",
+        ["just", "status", f"start={days[0]}", f"end={days[-1]}"],
+        project,
+    )
 
 
 def main() -> None:
@@ -150,6 +145,9 @@ def main() -> None:
     parser.add_argument("--base-url", help="serve the samples from here instead of a local server")
     parser.add_argument(
         "--keep-services", action="store_true", help="leave the Spark server running at the end"
+    )
+    parser.add_argument(
+        "--days", type=int, default=len(DAYS), help="days to run (0: only create the jobs)"
     )
     args = parser.parse_args()
     project = Path(args.dest) if Path(args.dest).is_absolute() else (REPO / args.dest)
@@ -165,12 +163,15 @@ def main() -> None:
         print(f"\n(serving {REPO / 'samples'} at {base_url}, a stand-in for a web API)")
     try:
         create_jobs(project, base_url.rstrip("/"))
-        step("start a warm Spark (Spark Connect server) for the runs", ["just", "spark"], project)
-        try:
-            run_pipeline(project, DAYS)
-        finally:
-            if not args.keep_services:
-                step("stop the services", ["just", "stop-all"], project)
+        if args.days:
+            step(
+                "start a warm Spark (Spark Connect server) for the runs", ["just", "spark"], project
+            )
+            try:
+                run_pipeline(project, DAYS[: args.days])
+            finally:
+                if not args.keep_services:
+                    step("stop the services", ["just", "stop-all"], project)
     finally:
         if server:
             server.shutdown()

@@ -166,6 +166,138 @@ def _cmd_tree(args: argparse.Namespace) -> None:
     print("\n".join(datastore_tree(settings.datastore)))
 
 
+def _cmd_graph(args: argparse.Namespace) -> None:
+    from .graph import build_graph, render_mermaid, render_text
+    from .settings import load_settings
+
+    options = parse_kv(args.params, allowed=["format"])
+    project = find_project()
+    graph = build_graph(project, load_settings(project))
+    fmt = options.get("format", "text")
+    if fmt not in ("text", "mermaid"):
+        raise DsflowError(f"format must be text or mermaid, not {fmt!r}")
+    if not graph.jobs:
+        print("no jobs yet: create one with `just new-job`")
+        return
+    print("\n".join(render_mermaid(graph) if fmt == "mermaid" else render_text(graph)))
+
+
+def _run_plan(project, settings, graph, jobs, start, end, options, force) -> None:  # noqa: ANN001
+    import time
+
+    from .backfill import check_size, execute, plan, print_plan, summary
+    from .spark import spark_remote
+    from .spark_server import start_server
+
+    dry_run = _truthy(options.get("dry-run"))
+    parallel = options.get("parallel", "1")
+    if not parallel.isdigit() or int(parallel) < 1:
+        raise DsflowError(f"parallel must be a positive number, not {parallel!r}")
+    check_size(graph, jobs, start, end, _truthy(options.get("confirm")) or force)
+    tasks = plan(settings, graph, jobs, start, end, force)
+    if dry_run:
+        print_plan(tasks)
+        print("dry run: nothing was run or written")
+        return
+    todo = [t for t in tasks if t.reason]
+    skipped = len(tasks) - len(todo)
+    print(f"{len(todo)} runs to do, {skipped} partitions up to date; parallel={parallel}")
+    for task in todo:
+        print(f"  {task.label}: {task.reason}")
+    started = time.monotonic()
+    server = None
+    notebooks = any(graph.jobs[t.job].job_class == "notebook" for t in todo)
+    if notebooks and not spark_remote(project):
+        print("starting a Spark Connect server for this run (stopped at the end)...", flush=True)
+        server = start_server(project)
+    try:
+        execute(project, tasks, int(parallel))
+    finally:
+        if server:
+            from .services import stop
+
+            stop(project, [server.name])
+    if not summary(tasks, time.monotonic() - started):
+        raise SystemExit(1)
+
+
+def _cmd_pipeline(args: argparse.Namespace) -> None:
+    from .graph import build_graph
+    from .runner import resolve_partition
+    from .settings import load_settings
+
+    options = parse_kv(args.params, allowed=["ds", "job", "parallel", "dry-run"])
+    project = find_project()
+    settings = load_settings(project)
+    graph = build_graph(project, settings)
+    jobs = graph.select(options.get("job"))
+    if not jobs:
+        raise DsflowError("no jobs to run: create one with `just new-job`")
+    ds = options.get("ds") or resolve_partition(graph.jobs[jobs[0]], None).value
+    _run_plan(project, settings, graph, jobs, ds, ds, options, force=True)
+
+
+def _cmd_backfill(args: argparse.Namespace) -> None:
+    from .graph import build_graph
+    from .settings import load_settings
+
+    allowed = ["start", "end", "job", "parallel", "force", "dry-run", "confirm"]
+    options = parse_kv(args.params, allowed=allowed)
+    if "start" not in options or "end" not in options:
+        raise DsflowError(
+            "usage: just backfill start=YYYY-MM-DD end=YYYY-MM-DD (end included) [job=X] "
+            "[parallel=N] [force=true] [dry-run=true]"
+        )
+    project = find_project()
+    settings = load_settings(project)
+    graph = build_graph(project, settings)
+    jobs = graph.select(options.get("job"))
+    if not jobs:
+        raise DsflowError("no jobs to run: create one with `just new-job`")
+    force = _truthy(options.get("force"))
+    _run_plan(project, settings, graph, jobs, options["start"], options["end"], options, force)
+
+
+def _cmd_status(args: argparse.Namespace) -> None:
+    import json
+
+    from .graph import build_graph
+    from .settings import load_settings
+    from .status import default_range, partition_states, render_grid
+
+    options = parse_kv(args.params, allowed=["start", "end", "format"])
+    project = find_project()
+    settings = load_settings(project)
+    graph = build_graph(project, settings)
+    first, last = default_range(graph)
+    start, end = options.get("start", first), options.get("end", last)
+    states = partition_states(settings, graph, start, end)
+    if options.get("format") == "json":
+        print(json.dumps({"start": start, "end": end, "datasets": states}, indent=2))
+    elif options.get("format", "text") == "text":
+        print("\n".join(render_grid(states)))
+    else:
+        raise DsflowError(f"format must be text or json, not {options['format']!r}")
+
+
+def _cmd_dag(args: argparse.Namespace) -> None:
+    from .dags import render_dags, write_dags
+    from .graph import build_graph
+    from .settings import load_settings
+
+    project = find_project()
+    settings = load_settings(project)
+    files = render_dags(project, build_graph(project, settings), settings.project)
+    print("\n".join(write_dags(project.root / "airflow" / "dags", files)))
+    print("check them with `just airflow-cli dags list-import-errors --local`")
+
+
+def _cmd_airflow(args: argparse.Namespace) -> None:
+    from .airflow_env import run_airflow
+
+    raise SystemExit(run_airflow(find_project(), args.args))
+
+
 def _cmd_spark(args: argparse.Namespace) -> None:
     from .spark_server import start_server
 
@@ -257,7 +389,7 @@ def _cmd_adhoc(args: argparse.Namespace) -> None:
 
 
 def _cmd_convert(args: argparse.Namespace) -> None:
-    from .notebooks import convert
+    from .pairing import convert
 
     options = parse_kv(args.params, allowed=["path", "to"])
     if not options.get("path") or not options.get("to"):
@@ -266,7 +398,7 @@ def _cmd_convert(args: argparse.Namespace) -> None:
 
 
 def _cmd_pair(args: argparse.Namespace) -> None:
-    from .notebooks import pair
+    from .pairing import pair
 
     options = parse_kv(args.params, allowed=["path"])
     if not options.get("path"):
@@ -322,6 +454,51 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tree", help="show the datastore: datasets, tables, partitions")
     p.set_defaults(func=_cmd_tree)
+
+    p = sub.add_parser("graph", help="the job graph: graph [format=text|mermaid]")
+    p.add_argument("params", nargs="*", metavar="key=value")
+    p.set_defaults(func=_cmd_graph)
+
+    p = sub.add_parser(
+        "pipeline",
+        help="run every job (or job=X, +X, X+) for one partition, in dependency order",
+        description=(
+            "Run jobs for one partition in dependency order. job=X runs X alone, job=+X X and "
+            "its upstream, job=X+ X and its downstream. A failure stops its downstream only."
+        ),
+    )
+    p.add_argument("params", nargs="*", metavar="key=value")
+    p.set_defaults(func=_cmd_pipeline)
+
+    p = sub.add_parser(
+        "backfill",
+        help="run what is missing or stale from start to end (end included)",
+        description=(
+            "Plan every (job, partition) from start to end, both included; skip partitions "
+            "that are complete and up to date (code, parameters and upstream unchanged) and "
+            "say why the others run. parallel=N runs independent work at once; force=true "
+            "reruns everything; dry-run=true prints the plan and writes nothing."
+        ),
+    )
+    p.add_argument("params", nargs="*", metavar="key=value")
+    p.set_defaults(func=_cmd_backfill)
+
+    p = sub.add_parser(
+        "status", help="datasets x partitions grid: status [start= end=] [format=json]"
+    )
+    p.add_argument("params", nargs="*", metavar="key=value")
+    p.set_defaults(func=_cmd_status)
+
+    p = sub.add_parser("dag", help="generate Airflow 3 DAG files into airflow/dags/")
+    p.set_defaults(func=_cmd_dag)
+
+    p = sub.add_parser(
+        "airflow",
+        help="run the Airflow CLI in the project's Airflow environment (made on first use)",
+        add_help=False,
+    )
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_airflow)
 
     p = sub.add_parser(
         "spark", help="start the project's Spark Connect server in the background (warm runs)"

@@ -30,10 +30,17 @@ def read_notebook(script: Path) -> Any:
     return notebook
 
 
-def run_notebook(script: Path, output: Path, parameters: dict[str, Any], cwd: Path) -> None:
+def run_notebook(
+    script: Path,
+    output: Path,
+    parameters: dict[str, Any],
+    cwd: Path,
+    engine: dict[str, Any] | None = None,
+) -> None:
     """Execute ``script`` with ``parameters`` injected; the executed notebook goes to ``output``.
 
     The output is written whatever the outcome, so a failing cell is visible in the report.
+    ``engine`` (from :class:`dsflow.kernels.KernelPool`) runs it on a warm kernel.
     """
     import logging
 
@@ -53,6 +60,7 @@ def run_notebook(script: Path, output: Path, parameters: dict[str, Any], cwd: Pa
             cwd=str(cwd),
             progress_bar=False,
             log_output=False,
+            **(engine or {}),
         )
     except PapermillExecutionError as exc:
         # Spark appends the JVM stack trace to its messages: the report has it, the line not

@@ -25,18 +25,23 @@ _AT_FDCWD = -100
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
 
-def staging_dir(dataset_dir: Path, run_id: str, job: str) -> Path:
-    """Create and return an empty staging folder for ``job`` inside ``dataset_dir``."""
-    path = dataset_dir / f"{STAGING_PREFIX}{job}-{run_id}"
+def staging_dir(dataset_dir: Path, run_id: str, job: str, partition: str) -> Path:
+    """Create and return an empty staging folder for ``job``'s ``partition`` in ``dataset_dir``."""
+    path = dataset_dir / f"{STAGING_PREFIX}{job}-{_key(partition)}-{run_id}"
     path.mkdir(parents=True)
     return path
 
 
-def clean_stale_staging(dataset_dir: Path, job: str) -> None:
-    """Remove staging folders a killed run of ``job`` left behind (the caller holds the lock)."""
+def clean_stale_staging(dataset_dir: Path, job: str, partition: str) -> None:
+    """Remove staging folders a killed run of ``job`` for ``partition`` left behind (the
+    caller holds that partition's lock; other partitions may be running right now)."""
     if dataset_dir.is_dir():
-        for path in dataset_dir.glob(f"{STAGING_PREFIX}{job}-*"):
+        for path in dataset_dir.glob(f"{STAGING_PREFIX}{job}-{_key(partition)}-*"):
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _key(partition: str) -> str:
+    return partition or "all"
 
 
 def _exchange(a: Path, b: Path) -> bool:

@@ -5,10 +5,12 @@ resolve -> check inputs -> lock -> execute into staging -> checks -> atomic publ
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ import jinja2
 from .checks import count_rows, run_checks
 from .errors import DsflowError
 from .execute import JobFailed, run_notebook, run_script
+from .kernels import KernelPool
 from .locks import partition_lock
 from .partitions import Partition, default_partition, parse_partition, partition_range, shift
 from .project import Project
@@ -28,6 +31,8 @@ from .publish import clean_stale_staging, is_complete, publish, staging_dir
 from .reports import append_history, code_hash, render_html, write_record
 from .settings import Settings, load_settings
 from .specs import DatasetRef, JobSpec, find_job
+
+_HTML_LOCK = threading.Lock()
 
 
 @dataclass
@@ -208,8 +213,12 @@ def run_job(
     job: str,
     ds: str | None = None,
     overrides: dict[str, str] | None = None,
+    kernels: KernelPool | None = None,
 ) -> RunResult:
-    """Run ``job`` for one partition, locally, following the protocol in the module docstring."""
+    """Run ``job`` for one partition, locally, following the protocol in the module docstring.
+
+    ``kernels`` (backfills) runs notebooks on warm kernels instead of a fresh one per run.
+    """
     settings = load_settings(project)
     spec = find_job(project, job, settings.default_grain)
     if spec.job_class == "dashboard":
@@ -222,7 +231,7 @@ def run_job(
     reports = report_dir(settings, job, part)
     lock_dir = settings.datastore / "job_runs" / job / ".locks"
     with partition_lock(lock_dir, job, part.label):
-        return _run_locked(project, settings, spec, part, params, reports)
+        return _run_locked(project, settings, spec, part, params, reports, kernels)
 
 
 def _staging_parent(settings: Settings, ref: DatasetRef, part: Partition) -> Path:
@@ -237,7 +246,9 @@ def _run_locked(
     part: Partition,
     params: dict[str, Any],
     reports: Path,
+    kernels: KernelPool | None = None,
 ) -> RunResult:
+    params_hash = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     started = time.time()
     reports.mkdir(parents=True, exist_ok=True)
@@ -246,8 +257,8 @@ def _run_locked(
     staging: dict[str, Path] = {}
     for ref in spec.outputs:
         parent = _staging_parent(settings, ref, part)
-        clean_stale_staging(parent, spec.name)
-        staging[ref.path] = staging_dir(parent, run_id, spec.name)
+        clean_stale_staging(parent, spec.name, part.value)
+        staging[ref.path] = staging_dir(parent, run_id, spec.name, part.value)
     sinks = {ref.name: str(staging[ref.path]) for ref in spec.outputs}
     if spec.outputs:
         params["sink_path"] = sinks[spec.outputs[0].name]
@@ -261,6 +272,7 @@ def _run_locked(
         "started_at": datetime.fromtimestamp(started, UTC).isoformat(),
         "parameters": {k: v for k, v in params.items() if k not in ("sink_path", "sink_paths")},
         "code_hash": code_hash(spec.folder),
+        "parameters_hash": params_hash.hexdigest()[:16],
         "upstream": _upstream(settings, spec, part),
     }
     os.environ["DSFLOW_PROJECT_ROOT"] = str(project.root)
@@ -270,10 +282,11 @@ def _run_locked(
     print(f"run {label}: {spec.script.name} ({spec.job_class})", flush=True)
     try:
         try:
-            _execute(spec, params, reports)
+            _execute(spec, params, reports, kernels)
         finally:
             if (reports / "report.ipynb").is_file():
-                render_html(reports / "report.ipynb", reports / "report.html")
+                with _HTML_LOCK:  # nbconvert's exporters are not known to be thread-safe
+                    render_html(reports / "report.ipynb", reports / "report.html")
         rows: dict[str, int] = {}
         passed: list[str] = []
         for ref in spec.outputs:
@@ -283,7 +296,8 @@ def _run_locked(
         record["rows"] = rows
         record["checks"] = passed
         for ref in spec.outputs:
-            meta = {k: record[k] for k in ("job", "partition", "run_id", "code_hash", "upstream")}
+            keys = ("job", "partition", "run_id", "code_hash", "parameters_hash", "upstream")
+            meta = {k: record[k] for k in keys}
             meta.update(rows=rows[ref.path], kind=ref.kind, grain=spec.grain)
             meta["published_at"] = datetime.now(UTC)
             publish(staging[ref.path], partition_dir(settings, ref, part), meta)
@@ -310,9 +324,12 @@ def _run_locked(
     return RunResult("success", reports, record)
 
 
-def _execute(spec: JobSpec, params: dict[str, Any], reports: Path) -> None:
+def _execute(
+    spec: JobSpec, params: dict[str, Any], reports: Path, kernels: KernelPool | None
+) -> None:
     if spec.job_class == "notebook":
-        run_notebook(spec.script, reports / "report.ipynb", params, spec.folder)
+        engine = kernels.engine_kwargs(spec.folder) if kernels else None
+        run_notebook(spec.script, reports / "report.ipynb", params, spec.folder, engine)
     else:
         run_script(spec.script, params, spec.folder, reports / "log.txt")
 

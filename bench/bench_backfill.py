@@ -1,0 +1,217 @@
+"""A 30-day backfill of the demo pipeline against one cold process per (job, day).
+
+    uv run just bench-backfill
+
+In one run, on one machine:
+
+* ours: `just backfill start=2024-01-01 end=2024-01-30 parallel=2` on a fresh demo project
+  (5 jobs x 30 days = 150 runs; it starts and stops its own Spark Connect server), timed as a
+  whole process;
+* naive (the original sandbox's way): for NAIVE_DAYS days, each notebook job as its own
+  `papermill` process (a cold kernel and a cold local JVM) plus `jupyter nbconvert --to html`,
+  each download as its own process; the mean per (job, day), times 30, estimates the naive
+  30-day backfill;
+* warm: the same notebooks' code executed in one Python process holding a warm local
+  SparkSession (no papermill, no report, no publish), per (job, day) after a warm-up day —
+  "the same Spark work in a warm session".
+
+DESIGN §10 budgets: ours >= 15x faster than naive; our per-(job, day) time <= 2x warm.
+The data: samples/make_meteo.py --days 30, served over HTTP on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from harness import template, timed
+
+REPO = Path(__file__).resolve().parents[1]
+DAYS = 30
+NAIVE_DAYS = 2
+WARM_DAYS = 4
+NOTEBOOK_JOBS = [
+    "create-table-dim-stations",
+    "create-table-fct-observations",
+    "create-table-fct-daily-weather",
+]
+DOWNLOADS = ["download-meteo-json", "download-stations"]
+
+
+def day(i: int) -> str:
+    return f"2024-01-{i + 1:02d}"
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def naive_costs(project: Path, base: Path) -> dict[str, float]:
+    """Mean seconds per (job, day) of one cold process (or two) per run, by job."""
+    venv = project / ".venv/bin"
+    env = {**os.environ, "DSFLOW_PROJECT_ROOT": str(project), "SPARK_LOCAL_IP": "127.0.0.1"}
+    costs: dict[str, list[float]] = {}
+    for i in range(NAIVE_DAYS):
+        ds = day(i)
+        for job in DOWNLOADS + NOTEBOOK_JOBS:
+            folder = project / "jobs" / job
+            out = base / "naive" / job / ds
+            out.mkdir(parents=True)
+            spec = json.loads((project / f"datastore/job_runs/{job}/ds={ds}/run.json").read_text())
+            params = {**spec["parameters"], "sink_path": str(out / "sink")}
+            (out / "sink").mkdir()
+            start = time.perf_counter()
+            if job in DOWNLOADS:
+                task_specs = {**params["task_specs"], "sink_path": str(out / "sink")}
+                subprocess.run(
+                    [venv / "python", folder / "download.py"], cwd=folder, check=True,
+                    capture_output=True, env={**env, "TASK_SPECS": json.dumps(task_specs)},
+                )  # fmt: skip
+            else:
+                notebook = out / "notebook.ipynb"
+                subprocess.run(
+                    [venv / "jupytext", "--to", "ipynb", "-o", notebook, folder / "notebook.py"],
+                    check=True, capture_output=True,
+                )  # fmt: skip
+                start = time.perf_counter()  # the conversion is not the naive side's cost
+                args = [
+                    venv / "papermill",
+                    notebook,
+                    out / "out.ipynb",
+                    "-k",
+                    "python3",
+                    "--cwd",
+                    folder,
+                ]
+                for key in ("ds", "source_path", "sink_path", "query_file"):
+                    if key in params:
+                        args += ["-p", key, str(params[key])]
+                subprocess.run(args, check=True, capture_output=True, env=env)
+                subprocess.run(
+                    [venv / "jupyter", "nbconvert", "--to", "html", out / "out.ipynb"],
+                    check=True, capture_output=True, env=env,
+                )  # fmt: skip
+            costs.setdefault(job, []).append(time.perf_counter() - start)
+            print(f"  naive {job} {ds}: {costs[job][-1]:.1f} s", flush=True)
+    return {job: statistics.mean(values) for job, values in costs.items()}
+
+
+WARM_SCRIPT = r"""
+import json, sys, time, pathlib, jupytext
+from dsflow.spark import spark_session
+spark = spark_session()
+jobs, days, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), pathlib.Path(sys.argv[3])
+times = {}
+for i, ds in enumerate(days):
+    for job, params in jobs.items():
+        folder = pathlib.Path("jobs") / job
+        cells = [c.source for c in jupytext.read(folder / "notebook.py").cells if c.cell_type == "code"]
+        sink = out / job / ds
+        scope = {**params[ds], "sink_path": str(sink)}
+        start = time.perf_counter()
+        import os
+        here = os.getcwd(); os.chdir(folder)
+        try:
+            for source in cells[1:]:  # cell 0 holds the parameters' defaults
+                exec(compile(source, "cell", "exec"), scope)
+        finally:
+            os.chdir(here)
+        if i:  # the first day warms the JVM up
+            times.setdefault(job, []).append(time.perf_counter() - start)
+print(json.dumps({job: sum(v) / len(v) for job, v in times.items()}))
+"""
+
+
+def warm_costs(project: Path, base: Path) -> dict[str, float]:
+    """Seconds per (job, day) of the notebooks' code in one warm local Spark session."""
+    days = [day(i) for i in range(WARM_DAYS)]
+    jobs = {}
+    for job in NOTEBOOK_JOBS:
+        jobs[job] = {}
+        for ds in days:
+            record = json.loads(
+                (project / f"datastore/job_runs/{job}/ds={ds}/run.json").read_text()
+            )
+            jobs[job][ds] = {k: v for k, v in record["parameters"].items() if k != "task_specs"}
+    env = {**os.environ, "DSFLOW_PROJECT_ROOT": str(project), "DSFLOW_SPARK_REMOTE": ""}
+    env.pop("DSFLOW_SPARK_REMOTE")
+    result = subprocess.run(
+        [project / ".venv/bin/python", "-c", WARM_SCRIPT, json.dumps(jobs), json.dumps(days), base / "warm"],
+        cwd=project, check=True, capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        samples = base / "samples"
+        subprocess.run(
+            [sys.executable, REPO / "samples/make_meteo.py", "--out", samples / "meteo", "--days", str(DAYS)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        handler = functools.partial(_Quiet, directory=str(samples))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        project = base / "project"
+        print("setting up a demo project (jobs only)...", flush=True)
+        subprocess.run(
+            [sys.executable, REPO / "tools/demo.py", project, "--days", "0",
+             "--template", template(base), "--ref", "v1.0.0", "--base-url", url],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        print(f"ours: a {DAYS}-day backfill, parallel=2 ...", flush=True)
+        ours = timed(
+            ["just", "backfill", "start=2024-01-01", f"end={day(DAYS - 1)}", "parallel=2"], project
+        )
+        runs = DAYS * (len(DOWNLOADS) + len(NOTEBOOK_JOBS))
+        task_times: dict[str, list[float]] = {}
+        for job in NOTEBOOK_JOBS:
+            for i in range(1, DAYS):  # the first day of each job pays its kernel's start
+                record = json.loads(
+                    (project / f"datastore/job_runs/{job}/ds={day(i)}/run.json").read_text()
+                )
+                task_times.setdefault(job, []).append(record["duration_s"])
+        print(f"naive: one cold process per (job, day), {NAIVE_DAYS} days ...", flush=True)
+        naive = naive_costs(project, base)
+        print(
+            f"warm: the notebooks' code in one warm Spark session, {WARM_DAYS} days ...", flush=True
+        )
+        warm = warm_costs(project, base)
+        server.shutdown()
+    naive_total = DAYS * sum(naive.values())
+    print(f"\n{DAYS}-day backfill of the demo pipeline ({runs} runs: 5 jobs x {DAYS} days)")
+    print(
+        f"  ours (just backfill parallel=2, whole process): {ours:8.1f} s  ({ours / runs:.2f} s per (job, day))"
+    )
+    print(
+        f"  naive, estimated from {NAIVE_DAYS} days:           {naive_total:8.1f} s  ({naive_total / runs:.2f} s per (job, day))"
+    )
+    print(f"  speed-up: {naive_total / ours:.1f}x  (budget >= 15x)")
+    print(
+        "per (job, day), notebook jobs (ours: median run time inside the backfill, first day excluded):"
+    )
+    worst = 0.0
+    for job in NOTEBOOK_JOBS:
+        ours_job = statistics.median(task_times[job])
+        ratio = ours_job / warm[job]
+        worst = max(worst, ratio)
+        print(
+            f"  {job:<32} ours {ours_job:5.2f} s   warm Spark {warm[job]:5.2f} s   ratio {ratio:4.1f}  naive {naive[job]:5.1f} s"
+        )
+    print(f"  worst ratio to warm Spark: {worst:.1f}  (budget <= 2)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+"""``just backfill`` and ``just pipeline``: many (job, partition) runs, planned from the job graph.
+
+Planning decides, for every job and partition in the range, whether to run it and *why*:
+missing, forced, last run failed, code changed, parameters changed, an upstream partition
+changed, or an upstream run in this backfill. Up-to-date partitions are skipped.
+
+Execution runs independent tasks in parallel (``parallel=N`` worker threads, in this process),
+with warm kernels (one per worker and job) and, when notebooks run, the project's Spark Connect
+server (started for the backfill and stopped after, unless it was already running). Every task
+keeps the single-run protocol: lock, staging, checks, atomic publish, its own report. A failure
+blocks the tasks downstream of it, never independent ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import DsflowError
+from .graph import Graph
+from .partitions import Partition, parse_partition, partition_range, shift
+from .project import Project
+from .publish import METADATA, is_complete
+from .reports import code_hash, read_record
+from .runner import input_partitions, partition_dir, report_dir, resolve_parameters
+from .settings import Settings
+
+LARGE_RANGE = 10_000
+
+
+@dataclass
+class Task:
+    """One (job, partition) of a plan; ``reason`` is None when it is up to date (skipped)."""
+
+    job: str
+    part: Partition
+    reason: str | None
+    deps: list[tuple[str, Partition]] = field(default_factory=list)
+    status: str = "pending"  # pending, running, success, failed, blocked, skipped
+    error: str = ""
+
+    @property
+    def key(self) -> tuple[str, Partition]:
+        return (self.job, self.part)
+
+    @property
+    def label(self) -> str:
+        return f"{self.job} {self.part.label}"
+
+
+def job_partitions(graph: Graph, jobs: list[str], start: str, end: str) -> dict[str, list]:
+    """The partitions of each job from ``start`` to ``end`` (both included), in its grain."""
+    result = {}
+    for name in jobs:
+        grain = graph.jobs[name].grain
+        if grain == "none":
+            result[name] = [Partition("none", "")]
+            continue
+        first, last = parse_partition(start, grain), parse_partition(end, grain)
+        result[name] = partition_range(first, last)
+    return result
+
+
+def _meta(settings: Settings, graph: Graph, job: str, part: Partition) -> dict | None:
+    spec = graph.jobs[job]
+    if not spec.outputs:
+        return None
+    path = partition_dir(settings, spec.outputs[0], part) / METADATA
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def stale_reason(settings: Settings, graph: Graph, job: str, part: Partition) -> str | None:
+    """Why a published partition must be recomputed, or None when it is up to date."""
+    spec = graph.jobs[job]
+    if spec.outputs and not all(
+        is_complete(partition_dir(settings, o, part)) for o in spec.outputs
+    ):
+        return "missing"
+    if not spec.outputs:
+        record = read_record(report_dir(settings, job, part))
+        return None if record and record.get("status") == "success" else "never ran"
+    record = read_record(report_dir(settings, job, part))
+    if record and record.get("status") == "failed":
+        return "last run failed"
+    meta = _meta(settings, graph, job, part) or {}
+    if meta.get("code_hash") and meta["code_hash"] != code_hash(spec.folder):
+        return "code changed"
+    recorded = meta.get("parameters_hash")
+    if recorded:
+        params = resolve_parameters(spec, part, {}, settings)
+        now = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+        if now.hexdigest()[:16] != recorded:
+            return "parameters changed"
+    upstream = meta.get("upstream") or {}
+    for ref in spec.inputs:
+        if ref.external:
+            continue
+        for used in input_partitions(settings, ref, part):
+            key = f"{ref.path}/{used.label}" if used != part else ref.path
+            current = _run_id(partition_dir(settings, ref, used))
+            if current and upstream.get(key) not in (None, current):
+                return f"upstream {ref.path}/{used.label} changed"
+            if current and key not in upstream and upstream:
+                return f"upstream {ref.path}/{used.label} is new"
+    return None
+
+
+def _run_id(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / METADATA).read_text()).get("run_id")
+    except (OSError, ValueError):
+        return None
+
+
+def _needed(graph: Graph, job: str, part: Partition, planned: dict[str, list]) -> list:
+    """(writer, partition) pairs of the plan that (job, part) must wait for."""
+    spec = graph.jobs[job]
+    deps = []
+    for ref in spec.inputs:
+        writer = graph.writers.get(ref.path)
+        if ref.external or writer is None or writer not in planned:
+            continue
+        theirs = planned[writer]
+        if (
+            graph.jobs[writer].grain != spec.grain
+            or ref.partitions == "all"
+            or ref.kind == "dimension"
+        ):
+            wanted = [p for p in theirs if p.grain != part.grain or p <= part]
+        elif ref.partitions == "previous":
+            wanted = [shift(part, -1)]
+        elif ref.partitions.startswith("last_"):
+            wanted = partition_range(shift(part, 1 - int(ref.partitions[5:])), part)
+        else:
+            wanted = [part]
+        deps += [(writer, p) for p in wanted if p in theirs and (writer, p) != (job, part)]
+    return deps
+
+
+def plan(
+    settings: Settings, graph: Graph, jobs: list[str], start: str, end: str, force: bool
+) -> list[Task]:
+    """Tasks for ``jobs`` (in dependency order) over ``start``..``end``, each with its reason."""
+    planned = job_partitions(graph, jobs, start, end)
+    tasks: dict[tuple[str, Partition], Task] = {}
+    for job in jobs:
+        for part in planned[job]:
+            deps = _needed(graph, job, part, planned)
+            if force:
+                reason = "forced"
+            else:
+                reason = stale_reason(settings, graph, job, part)
+                if reason is None:
+                    rerun = next((d for d in deps if tasks[d].reason), None)
+                    if rerun:
+                        reason = f"upstream {rerun[0]} {rerun[1].label} reruns"
+            tasks[(job, part)] = Task(job, part, reason, deps)
+    return list(tasks.values())
+
+
+def check_size(graph: Graph, jobs: list[str], start: str, end: str, confirmed: bool) -> int:
+    """Number of (job, partition) pairs; a range of LARGE_RANGE or more must be confirmed."""
+    for name in jobs:
+        grain = graph.jobs[name].grain
+        if grain == "none":
+            continue
+        first, last = parse_partition(start, grain), parse_partition(end, grain)
+        if first > last:
+            raise DsflowError(f"start {first.value} is after end {last.value}")
+        count = _count(first, last)
+        if count >= LARGE_RANGE and not confirmed:
+            raise DsflowError(
+                f"{start}..{end} is {count} {grain} partitions for job {name}: "
+                "confirm with confirm=true, or narrow the range"
+            )
+    return sum(len(v) for v in job_partitions(graph, jobs, start, end).values())
+
+
+def _count(first: Partition, last: Partition) -> int:
+    from datetime import datetime
+
+    if first.grain == "hourly":
+        fmt = "%Y-%m-%dT%H"
+        delta = datetime.strptime(last.value, fmt) - datetime.strptime(first.value, fmt)
+        return int(delta.total_seconds() // 3600) + 1
+    if first.grain == "monthly":
+        y1, m1 = map(int, first.value.split("-"))
+        y2, m2 = map(int, last.value.split("-"))
+        return (y2 * 12 + m2) - (y1 * 12 + m1) + 1
+    days = (datetime.fromisoformat(last.value) - datetime.fromisoformat(first.value)).days
+    return days // 7 + 1 if first.grain == "weekly" else days + 1
+
+
+def print_plan(tasks: list[Task]) -> None:
+    width = max((len(t.label) for t in tasks), default=0)
+    for task in tasks:
+        what = f"run   ({task.reason})" if task.reason else "skip  (up to date)"
+        print(f"  {task.label:<{width}}  {what}")
+    runs = sum(1 for t in tasks if t.reason)
+    print(f"plan: {runs} to run, {len(tasks) - runs} up to date")
+
+
+def execute(project: Project, tasks: list[Task], parallel: int) -> list[Task]:
+    """Run the plan's tasks, ``parallel`` at a time, dependencies first; returns the tasks."""
+    from .kernels import KernelPool
+    from .runner import run_job
+
+    by_key = {t.key: t for t in tasks}
+    for task in tasks:
+        if not task.reason:
+            task.status = "skipped"
+    todo = [t for t in tasks if t.reason]
+    total = len(todo)
+    started = time.monotonic()
+    kernels = KernelPool()
+    lock = threading.Lock()
+
+    def progress() -> None:
+        counts = {
+            s: sum(1 for t in todo if t.status == s)
+            for s in ("success", "failed", "blocked", "running")
+        }
+        done = counts["success"] + counts["failed"] + counts["blocked"]
+        print(
+            f"[{done}/{total}] ok {counts['success']}, failed {counts['failed']}, "
+            f"blocked {counts['blocked']}, running {counts['running']} "
+            f"- {time.monotonic() - started:.0f} s",
+            flush=True,
+        )
+
+    def run(task: Task) -> None:
+        try:
+            run_job(project, task.job, task.part.value, kernels=kernels)
+            task.status = "success"
+        except DsflowError as exc:
+            task.status = "failed"
+            task.error = str(exc)
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            running: dict[Future, Task] = {}
+            while True:
+                with lock:
+                    for task in todo:
+                        if task.status != "pending":
+                            continue
+                        states = [by_key[d].status for d in task.deps if d in by_key]
+                        if any(s in ("failed", "blocked") for s in states):
+                            task.status = "blocked"
+                            bad = next(
+                                d for d in task.deps if by_key[d].status in ("failed", "blocked")
+                            )
+                            task.error = f"upstream {bad[0]} {bad[1].label} did not publish"
+                            progress()
+                        elif all(s in ("success", "skipped") for s in states) and len(
+                            running
+                        ) < max(1, parallel):
+                            task.status = "running"
+                            running[pool.submit(run, task)] = task
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    running.pop(future)
+                progress()
+    finally:
+        kernels.shutdown()
+    return tasks
+
+
+def summary(tasks: list[Task], elapsed: float) -> bool:
+    """Print the outcome; True when nothing failed or was blocked."""
+    counts = {
+        s: sum(1 for t in tasks if t.status == s)
+        for s in ("success", "skipped", "failed", "blocked")
+    }
+    print(
+        f"done in {elapsed:.0f} s: {counts['success']} published, {counts['skipped']} up to date, "
+        f"{counts['failed']} failed, {counts['blocked']} blocked"
+    )
+    for task in tasks:
+        if task.status in ("failed", "blocked"):
+            print(f"  {task.status.upper():<7} {task.label}: {task.error}")
+    return counts["failed"] == 0 and counts["blocked"] == 0

@@ -1,0 +1,64 @@
+"""Warm Jupyter kernels for backfills: one kernel per (worker thread, job), reused for every
+partition that worker runs of that job, so imports and the Spark session are paid once.
+
+Each run still executes the whole notebook top to bottom with freshly injected parameters and
+gets its own report. A kernel's working folder is fixed when it starts, hence one per job.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+_ENGINE = "dsflow-warm"
+
+
+def _register_engine() -> None:
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class WarmEngine(NBClientEngine):
+        """papermill's nbclient engine on a kernel it does not own: kept alive after the run."""
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, km=None, **kwargs):  # noqa: ANN001
+            client = PapermillNotebookClient(
+                nb_man, km=km, kernel_name=kernel_name, log_output=False, startup_timeout=120
+            )
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:  # close this run's sockets; the kernel stays
+                    client.kc.stop_channels()
+
+    papermill_engines.register(_ENGINE, WarmEngine)
+
+
+class KernelPool:
+    """Kernels kept warm across runs; :meth:`shutdown` stops them all."""
+
+    def __init__(self) -> None:
+        self._kernels: dict[tuple[int, Path], Any] = {}
+        self._lock = threading.Lock()
+        _register_engine()
+
+    def engine_kwargs(self, cwd: Path) -> dict[str, Any]:
+        """papermill ``execute_notebook`` arguments that run on this thread's kernel for ``cwd``."""
+        from jupyter_client.manager import AsyncKernelManager
+
+        key = (threading.get_ident(), cwd)
+        with self._lock:
+            km = self._kernels.get(key)
+            if km is None:
+                km = AsyncKernelManager(kernel_name="python3")
+                self._kernels[key] = km
+        return {"engine_name": _ENGINE, "km": km}
+
+    def shutdown(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        for km in self._kernels.values():
+            if km.has_kernel:
+                run_sync(km.shutdown_kernel)(now=True)
+        self._kernels.clear()

@@ -1,0 +1,312 @@
+"""Pipelines for real on the demo jobs: the job graph, `just pipeline`, `just backfill` (parallel,
+skip what is up to date and say why the rest runs, dry-run, failures stop only downstream),
+`just status`, and Airflow 3 DAGs checked and run by real Airflow (`airflow dags test`).
+
+The demo project comes from tools/demo.py with --days 0 (jobs created, nothing run); its
+downloads fetch from an HTTP server this module starts on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import REPO, git, just, run
+
+pytestmark = pytest.mark.slow
+
+WEEK = [f"2024-01-0{d}" for d in range(1, 8)]
+JOBS = [
+    "download-meteo-json",
+    "download-stations",
+    "create-table-dim-stations",
+    "create-table-fct-observations",
+    "create-table-fct-daily-weather",
+]
+DATASETS = {
+    "download-meteo-json": "raw/meteo_json",
+    "download-stations": "raw/stations",
+    "create-table-dim-stations": "tables/dim_stations",
+    "create-table-fct-observations": "tables/fct_observations",
+    "create-table-fct-daily-weather": "tables/fct_daily_weather",
+}
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def project(template_repo, tmp_path_factory):
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(REPO / "samples"))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    dest = tmp_path_factory.mktemp("pipelines") / "demo-project"
+    cmd = [sys.executable, str(REPO / "tools/demo.py"), str(dest), "--days", "0"]
+    cmd += ["--template", str(template_repo), "--ref", "v1.0.0"]
+    cmd += ["--base-url", f"http://127.0.0.1:{server.server_address[1]}"]
+    run(cmd, cwd=REPO)
+    yield dest
+    just(dest, "stop-all")
+    server.shutdown()
+    server.server_close()
+
+
+def run_ids(project: Path) -> dict[str, str]:
+    """run_id of every published partition, by dataset/partition."""
+    out = {}
+    for meta in (project / "datastore").glob("*/*/ds=*/_dsflow.json"):
+        key = str(meta.parent.relative_to(project / "datastore"))
+        out[key] = json.loads(meta.read_text())["run_id"]
+    return out
+
+
+def datastore_bytes(project: Path) -> dict[str, bytes]:
+    root = project / "datastore"
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_graph_orders_the_demo_jobs(project):
+    out = just(project, "graph").stdout
+    order = [line.split()[0] for line in out.splitlines() if line and not line.startswith(" ")]
+    assert order == JOBS
+    assert "    after:  create-table-dim-stations, create-table-fct-observations" in out
+    mermaid = just(project, "graph", "format=mermaid").stdout
+    assert mermaid.startswith("flowchart LR\n")
+    assert "    create_table_fct_observations --> create_table_fct_daily_weather" in mermaid
+
+
+def test_pipeline_for_one_day(project):
+    result = just(project, "pipeline", "ds=2024-01-01")
+    assert "starting a Spark Connect server for this run (stopped at the end)" in result.stdout
+    assert (
+        "done in" in result.stdout
+        and "5 published, 0 up to date, 0 failed, 0 blocked" in result.stdout
+    )
+    for dataset in DATASETS.values():
+        assert (project / f"datastore/{dataset}/ds=2024-01-01/_SUCCESS").is_file()
+    assert "no services running" in just(project, "services").stdout  # the server was stopped
+
+
+def test_backfill_a_week_in_parallel_skips_what_is_done(project):
+    result = just(project, "backfill", "start=2024-01-01", "end=2024-01-07", "parallel=2")
+    out = result.stdout
+    assert "30 runs to do, 5 partitions up to date; parallel=2" in out
+    assert "  create-table-fct-daily-weather ds=2024-01-07: missing" in out
+    assert "[30/30] ok 30, failed 0, blocked 0, running 0" in out
+    assert "30 published, 5 up to date, 0 failed, 0 blocked" in out
+    for day in WEEK:
+        table = pq.read_table(project / f"datastore/tables/fct_daily_weather/ds={day}")
+        assert table.num_rows == 3 and set(table["observations"].to_pylist()) == {24}
+    again = just(project, "backfill", "start=2024-01-01", "end=2024-01-07").stdout
+    assert "0 runs to do, 35 partitions up to date" in again
+
+
+def test_deleted_partition_reruns_with_exactly_its_downstream(project):
+    shutil.rmtree(project / "datastore/tables/fct_observations/ds=2024-01-04")
+    before_ids = run_ids(project)
+    before = datastore_bytes(project)
+    plan = just(project, "backfill", "start=2024-01-01", "end=2024-01-07", "dry-run=true").stdout
+    assert "dry run: nothing was run or written" in plan
+    assert "plan: 2 to run, 33 up to date" in plan
+    assert "  create-table-fct-observations ds=2024-01-04   run   (missing)" in plan
+    assert (
+        "  create-table-fct-daily-weather ds=2024-01-04  run   "
+        "(upstream create-table-fct-observations ds=2024-01-04 reruns)"
+    ) in plan
+    assert datastore_bytes(project) == before  # dry-run wrote nothing
+    just(project, "backfill", "start=2024-01-01", "end=2024-01-07")
+    after_ids = run_ids(project)
+    changed = sorted(k for k in after_ids if after_ids[k] != before_ids.get(k))
+    assert changed == [
+        "tables/fct_daily_weather/ds=2024-01-04",
+        "tables/fct_observations/ds=2024-01-04",
+    ]
+
+
+def test_status_grid_and_json(project):
+    grid = just(project, "status", "start=2024-01-01", "end=2024-01-08").stdout
+    assert "tables/fct_daily_weather  #######.  7 complete, 1 missing" in grid
+    data = json.loads(
+        just(project, "status", "start=2024-01-07", "end=2024-01-08", "format=json").stdout
+    )
+    cells = data["datasets"]["tables/fct_observations"]["partitions"]
+    assert cells == {"ds=2024-01-07": {"state": "complete"}, "ds=2024-01-08": {"state": "missing"}}
+
+
+def test_a_failure_stops_its_downstream_only(project):
+    """Observations fail on one day; the stations branch (edited too, so it reruns) is not
+    held back, and only the day's daily weather, downstream of the failure, is blocked."""
+    notebook = project / "jobs/create-table-fct-observations/notebook.py"
+    stations = project / "jobs/create-table-dim-stations/notebook.py"
+    originals = {notebook: notebook.read_text(), stations: stations.read_text()}
+    notebook.write_text(
+        originals[notebook].replace(
+            "df.printSchema()",
+            'df.printSchema()\nif ds == "2024-01-06":\n    raise ValueError("no observations today")',
+            1,
+        )
+    )
+    stations.write_text(originals[stations] + "\n# reviewed\n")
+    kept = datastore_bytes(project)
+    try:
+        result = just(
+            project, "backfill", "start=2024-01-05", "end=2024-01-07", "parallel=2", check=False
+        )
+        status = json.loads(
+            just(project, "status", "start=2024-01-05", "end=2024-01-07", "format=json").stdout
+        )
+    finally:
+        for path, text in originals.items():
+            path.write_text(text)
+    assert result.returncode == 1
+    out = result.stdout
+    assert "  create-table-fct-observations ds=2024-01-05: code changed" in out
+    assert "  create-table-dim-stations ds=2024-01-07: code changed" in out
+    assert "7 published, 6 up to date, 1 failed, 1 blocked" in out
+    assert (
+        "  FAILED  create-table-fct-observations ds=2024-01-06: create-table-fct-observations ds=2024-01-06 failed: cell"
+        in out
+    )
+    assert "raised ValueError: no observations today" in out
+    assert (
+        "  BLOCKED create-table-fct-daily-weather ds=2024-01-06: "
+        "upstream create-table-fct-observations ds=2024-01-06 did not publish"
+    ) in out
+    # the failed partition and its downstream kept their previous files
+    now = datastore_bytes(project)
+    for dataset in ("tables/fct_observations", "tables/fct_daily_weather"):
+        old = {k: v for k, v in kept.items() if k.startswith(f"{dataset}/ds=2024-01-06/")}
+        assert old and all(now[k] == v for k, v in old.items())
+    assert (
+        now["tables/dim_stations/ds=2024-01-07/_dsflow.json"]
+        != kept["tables/dim_stations/ds=2024-01-07/_dsflow.json"]
+    )
+    cells = status["datasets"]["tables/fct_observations"]["partitions"]
+    assert cells["ds=2024-01-06"]["state"] == "failed"
+    assert cells["ds=2024-01-05"] == {"state": "complete"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["start=2024-01-05", "end=2024-01-01"], "start 2024-01-05 is after end 2024-01-01"),
+        (
+            ["start=2000-01-01", "end=2030-01-01"],
+            "2000-01-01..2030-01-01 is 10959 daily partitions for job download-meteo-json: confirm with confirm=true, or narrow the range",
+        ),
+        (
+            ["start=2024-01-01", "end=2024-01-02", "job=nope"],
+            "unknown job 'nope' in job=nope (pipeline jobs: create-table-dim-stations, create-table-fct-daily-weather, create-table-fct-observations, download-meteo-json, download-stations)",
+        ),
+        (
+            ["start=2024-01-01"],
+            "usage: just backfill start=YYYY-MM-DD end=YYYY-MM-DD (end included) [job=X] [parallel=N] [force=true] [dry-run=true]",
+        ),
+        (
+            ["start=2024-01-01", "end=2024-01-02", "parallel=0"],
+            "parallel must be a positive number, not '0'",
+        ),
+    ],
+)
+def test_backfill_bad_input(project, args, message):
+    result = just(project, "backfill", *args, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"dsflow: error: {message}"
+
+
+def test_a_cycle_is_named(project):
+    for name, reads, writes in [("loop-a", "t_b", "t_a"), ("loop-b", "t_a", "t_b")]:
+        folder = project / "jobs" / name
+        folder.mkdir()
+        (folder / "run.py").write_text("")
+        (folder / "job_specs.yaml").write_text(
+            f"job_name: {name}\nclass: command-line\nscript: run.py\n"
+            f"inputs:\n  - table: {reads}\noutputs:\n  - table: {writes}\n"
+        )
+    try:
+        result = just(project, "graph", check=False)
+    finally:
+        shutil.rmtree(project / "jobs/loop-a")
+        shutil.rmtree(project / "jobs/loop-b")
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip() == "dsflow: error: the jobs form a cycle: loop-a -> loop-b -> loop-a"
+    )
+
+
+# ------------------------------------------------------------------ Airflow
+
+
+def test_dag_generation_is_idempotent_and_leaves_hand_written_dags(project):
+    hand = project / "airflow/dags/my_own.py"
+    hand.write_text("# my DAG\n")
+    first = just(project, "dag").stdout
+    dag = project / "airflow/dags/dsflow_my_dsflow_project_daily.py"
+    assert f"wrote {dag}" in first
+    text = dag.read_text()
+    assert "from airflow.sdk import DAG, CronDataIntervalTimetable" in text
+    assert "from airflow.providers.standard.operators.bash import BashOperator" in text
+    assert "bash_command=JUST + ' run job=create-table-fct-daily-weather ds={{ ds }}'" in text
+    assert "    t_create_table_fct_observations >> t_create_table_fct_daily_weather" in text
+    assert "catchup=False" in text and '"retries": 2' in text
+    second = just(project, "dag").stdout
+    assert f"unchanged {dag}" in second and dag.read_text() == text
+    assert hand.read_text() == "# my DAG\n"
+    hand.unlink()
+
+
+def test_dag_without_jobs(env_project):
+    result = just(env_project, "dag", check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "dsflow: error: no jobs to schedule: create one with `just new-job`, then `just dag`"
+    )
+
+
+def test_airflow_parses_the_generated_dags_and_rejects_a_broken_one(project):
+    just(project, "dag")
+    ok = just(project, "airflow-cli", "dags", "list-import-errors", "--local", check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    broken = project / "airflow/dags/broken.py"
+    broken.write_text('from airflow.sdk import DAG\nwith DAG(dag_id="broken" as dag:\n    pass\n')
+    try:
+        bad = just(project, "airflow-cli", "dags", "list-import-errors", "--local", check=False)
+    finally:
+        broken.unlink()
+    assert bad.returncode == 1
+    assert "broken.py" in bad.stdout and "SyntaxError" in bad.stdout
+
+
+def test_airflow_dags_test_runs_the_pipeline(project):
+    """`airflow dags test` runs every task (`just run ...`) for 2024-01-07; the partitions,
+    deleted first, appear again. A warm Spark server keeps the cold starts out of it."""
+    just(project, "dag")
+    for dataset in DATASETS.values():
+        shutil.rmtree(project / f"datastore/{dataset}/ds=2024-01-07")
+    just(project, "spark")
+    try:
+        result = just(
+            project,
+            "airflow-cli",
+            "dags",
+            "test",
+            "dsflow_my_dsflow_project_daily",
+            "2024-01-07",
+            check=False,
+        )
+    finally:
+        just(project, "stop", "spark")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    for dataset in DATASETS.values():
+        assert (project / f"datastore/{dataset}/ds=2024-01-07/_SUCCESS").is_file(), dataset
+    git(project, "status", "--short")  # the project is still a git repository
