@@ -84,6 +84,10 @@ JOBS = {
         ],
     ),
     "wrong-grain": spec("wrong-grain", "daily", "t_hourly"),
+    "reads-hourly": spec("reads-hourly", "daily", "t_rh", inputs=[{"table": "t_hourly"}]),
+    "cumulative": spec(
+        "cumulative", "daily", "t_cum", inputs=[{"table": "t_cum", "partitions": "previous"}]
+    ),
 }
 
 
@@ -262,19 +266,15 @@ def test_dimension_with_no_snapshot_before(project):
     got = spark_rows(
         project,
         """
-        from dsflow.errors import DsflowError
         from dsflow.tables import load_tables
-        try:
-            load_tables(spark, as_of="2023-12-31")
-            print(json.dumps("no error"))
-        except DsflowError as exc:
-            print(json.dumps(str(exc)))
+        views = load_tables(spark, as_of="2023-12-31")
+        print(json.dumps([views["dim_snap"], views["dim_snap_history"]]))
         """,
     )
-    assert (
-        got
-        == "dimension table dim_snap has no snapshot at or before 2023-12-31 (its first is ds=2024-01-01)"
-    )
+    assert got == [
+        "not registered: dimension table dim_snap has no snapshot at or before 2023-12-31 (its first is ds=2024-01-01)",
+        "dimension, all 1 snapshots",
+    ]
 
 
 def test_incomplete_partitions_and_staging_are_invisible(project):
@@ -330,6 +330,35 @@ def test_last_n_and_previous_mappings(project):
     assert refused(project, "run", "job=previous", "ds=2024-06-01") == (
         "missing upstream partition tables/t_daily/ds=2024-05-31; run it first: just run job=g-daily ds=2024-05-31"
     )
+
+
+def test_a_job_reading_its_own_previous_partition(project):
+    first = just(project, "run", "job=cumulative", "ds=2024-08-01")  # nothing before it: fine
+    assert json.loads(first.stdout.splitlines()[1]) == {"t_cum": []}
+    second = just(project, "run", "job=cumulative", "ds=2024-08-02")
+    assert json.loads(second.stdout.splitlines()[1])["t_cum"].endswith("t_cum/ds=2024-08-01")
+
+
+def test_an_input_of_another_grain_is_refused(project):
+    just(project, "run", "job=g-hourly", "ds=2024-01-02T08")
+    assert refused(project, "run", "job=reads-hourly", "ds=2024-01-02") == (
+        "job reads-hourly (daily) reads tables/t_hourly, published hourly: a job reads inputs "
+        "of its own grain, or unpartitioned ones"
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("rows=many", "parameter rows: expected a number (int), got 'many'"),
+        (
+            "nope=1",
+            "unknown parameter 'nope' for job g-daily (its job_parameters: defect, label, rows)",
+        ),
+    ],
+)
+def test_bad_parameter_override(project, override, message):
+    assert refused(project, "run", "job=g-daily", "ds=2024-01-02", override) == message
 
 
 # ------------------------------------------------------------------ checks

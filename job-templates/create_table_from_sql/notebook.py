@@ -28,10 +28,10 @@ df = spark.sql(query, args={"ds": ds})
 df.printSchema()
 
 # %% [markdown]
-# The partition's `ds` comes from the folder name when the table is read: drop it here.
+# The partition's `ds` (and `hr`) come from the folder names when the table is read: drop them.
 
 # %%
-df = df.drop("ds") if "ds" in df.columns else df
+df = df.drop(*[c for c in ("ds", "hr") if c in df.columns])
 df.show(10, truncate=False)
 
 # %%

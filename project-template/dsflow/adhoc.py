@@ -1,8 +1,8 @@
 """``just adhoc NAME [path=...]``: an adhoc notebook that opens a data file, ready to explore.
 
-Adhoc notebooks live in ``adhoc/`` as jupytext percent ``.py`` files (they diff well and open
-as notebooks in ``just jupyter``). They are never run by ``just run`` and never updated by
-``copier update``.
+Adhoc notebooks live in ``adhoc/`` as jupytext percent ``.py`` files (they diff well, and
+Jupyter with jupytext opens them as notebooks). They are never run by ``just run`` and never
+updated by ``copier update``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .schemas import file_format
 _HEADER = """# %% [markdown]
 # # {name}
 #
-# An adhoc notebook (`adhoc/{name}.py`, jupytext percent format). Open it in `just jupyter`.
+# An adhoc notebook (`adhoc/{name}.py`, jupytext percent format): Jupyter opens it as a notebook.
 """
 
 _PANDAS = """

@@ -13,7 +13,6 @@ blocks the tasks downstream of it, never independent ones.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
@@ -23,11 +22,17 @@ from pathlib import Path
 
 from .errors import DsflowError
 from .graph import Graph
-from .partitions import Partition, parse_partition, partition_range, shift
+from .partitions import Partition, partition_range, range_bound, shift
 from .project import Project
 from .publish import METADATA, is_complete
 from .reports import code_hash, read_record
-from .runner import input_partitions, partition_dir, report_dir, resolve_parameters
+from .runner import (
+    input_partitions,
+    parameters_hash,
+    partition_dir,
+    report_dir,
+    resolve_parameters,
+)
 from .settings import Settings
 
 LARGE_RANGE = 10_000
@@ -61,7 +66,7 @@ def job_partitions(graph: Graph, jobs: list[str], start: str, end: str) -> dict[
         if grain == "none":
             result[name] = [Partition("none", "")]
             continue
-        first, last = parse_partition(start, grain), parse_partition(end, grain)
+        first, last = range_bound(start, grain, False), range_bound(end, grain, True)
         result[name] = partition_range(first, last)
     return result
 
@@ -96,14 +101,13 @@ def stale_reason(settings: Settings, graph: Graph, job: str, part: Partition) ->
     recorded = meta.get("parameters_hash")
     if recorded:
         params = resolve_parameters(spec, part, {}, settings)
-        now = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
-        if now.hexdigest()[:16] != recorded:
+        if parameters_hash(params, settings) != recorded:
             return "parameters changed"
     upstream = meta.get("upstream") or {}
     for ref in spec.inputs:
         if ref.external:
             continue
-        for used in input_partitions(settings, ref, part):
+        for used in input_partitions(settings, spec, ref, part):
             key = f"{ref.path}/{used.label}" if used != part else ref.path
             current = _run_id(partition_dir(settings, ref, used))
             if current and upstream.get(key) not in (None, current):
@@ -172,7 +176,7 @@ def check_size(graph: Graph, jobs: list[str], start: str, end: str, confirmed: b
         grain = graph.jobs[name].grain
         if grain == "none":
             continue
-        first, last = parse_partition(start, grain), parse_partition(end, grain)
+        first, last = range_bound(start, grain, False), range_bound(end, grain, True)
         if first > last:
             raise DsflowError(f"start {first.value} is after end {last.value}")
         count = _count(first, last)
@@ -243,6 +247,9 @@ def execute(project: Project, tasks: list[Task], parallel: int) -> list[Task]:
         except DsflowError as exc:
             task.status = "failed"
             task.error = str(exc)
+        except Exception as exc:  # a bug or a dead kernel: still this task's failure only
+            task.status = "failed"
+            task.error = f"{exc.__class__.__name__}: {exc}"
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -97,18 +98,22 @@ def run_checks(folder: Path, checks: list[dict[str, Any]]) -> list[str]:
     return passed
 
 
+_SQL_LOCK = threading.Lock()  # one Spark session and one view name for every thread
+
+
 def sql_check(folder: Path, query: str) -> str:
     """A SQL assertion: ``query`` selects the offending rows of the view ``this`` (the staged
     partition); the check passes when it returns none. Runs on the project's Spark."""
     from .spark import spark_session
 
     spark = spark_session("dsflow-checks")
-    spark.read.parquet(str(folder)).createOrReplaceTempView("this")
-    try:
-        offending = spark.sql(query).count()
-    except Exception as exc:  # AnalysisException, ParseException: the query itself is wrong
-        message = " ".join(str(exc).split("JVM stacktrace:")[0].split())[:200]
-        raise CheckFailed(f"check sql {query!r} cannot run: {message}") from None
+    with _SQL_LOCK:
+        spark.read.parquet(str(folder)).createOrReplaceTempView("this")
+        try:
+            offending = spark.sql(query).count()
+        except Exception as exc:  # AnalysisException, ParseException: the query itself is wrong
+            message = " ".join(str(exc).split("JVM stacktrace:")[0].split())[:200]
+            raise CheckFailed(f"check sql {query!r} cannot run: {message}") from None
     if offending:
         raise CheckFailed(f"check sql failed: {offending} offending rows for {query!r}")
     return f"sql: {query}"

@@ -209,7 +209,10 @@ def _run_plan(project, settings, graph, jobs, start, end, options, force) -> Non
     notebooks = any(graph.jobs[t.job].job_class == "notebook" for t in todo)
     if notebooks and not spark_remote(project):
         print("starting a Spark Connect server for this run (stopped at the end)...", flush=True)
-        server = start_server(project)
+        try:
+            server = start_server(project)
+        except DsflowError as exc:  # e.g. its port is taken: slower, not broken
+            print(f"warning: {exc}; each run starts its own Spark instead", flush=True)
     try:
         execute(project, tasks, int(parallel))
     finally:
@@ -372,6 +375,11 @@ def _cmd_infer_schema(args: argparse.Namespace) -> None:
     text = schema_yaml(schema, options["path"])
     print(text, end="")
     out = Path(options["out"]) if options.get("out") else _schema_target(project.root, data)
+    if not options.get("out") and out.exists():
+        raise DsflowError(
+            f"{out.relative_to(project.root)} exists (maybe with your edits): "
+            "name another file with out=FILE, or delete it first"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     out = out.resolve()
@@ -385,7 +393,7 @@ def _cmd_adhoc(args: argparse.Namespace) -> None:
     options = parse_kv(args.params, allowed=["path"])
     project = find_project()
     target = new_adhoc(project, args.name, options.get("path"))
-    print(f"created {target.relative_to(project.root)}: open it in `just jupyter`")
+    print(f"created {target.relative_to(project.root)}: open it in Jupyter (a jupytext notebook)")
 
 
 def _cmd_convert(args: argparse.Namespace) -> None:

@@ -57,7 +57,7 @@ def run_notebook(
             str(output),
             parameters=parameters,
             kernel_name="python3",
-            cwd=str(cwd),
+            cwd=None if engine else str(cwd),  # a warm kernel already runs in the job folder
             progress_bar=False,
             log_output=False,
             **(engine or {}),

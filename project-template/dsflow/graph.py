@@ -98,6 +98,12 @@ def build_graph(project: Project, settings: Settings) -> Graph:
                     f"job {name} reads {ref.path}, which no job writes: add the job that "
                     "writes it, or mark the input `external: true` if it arrives another way"
                 )
+            theirs = jobs[writer].grain
+            if theirs not in (spec.grain, "none"):
+                raise DsflowError(
+                    f"job {name} ({spec.grain}) reads {ref.path}, which {writer} writes "
+                    f"{theirs}: a job reads inputs of its own grain, or unpartitioned ones"
+                )
             if writer == name:
                 if ref.partitions in ("same", "all"):
                     raise DsflowError(

@@ -2,7 +2,8 @@
 partition that worker runs of that job, so imports and the Spark session are paid once.
 
 Each run still executes the whole notebook top to bottom with freshly injected parameters and
-gets its own report. A kernel's working folder is fixed when it starts, hence one per job.
+gets its own report. A kernel's working folder is fixed when it starts, hence one per job; the
+process's own working folder is never changed (papermill's ``cwd`` would, for every thread).
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ def _register_engine() -> None:
         """papermill's nbclient engine on a kernel it does not own: kept alive after the run."""
 
         @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, km=None, **kwargs):  # noqa: ANN001
+        def execute_managed_notebook(cls, nb_man, kernel_name, km=None, kernel_cwd=None, **kwargs):  # noqa: ANN001
+            from jupyter_core.utils import run_sync
+
+            if not km.has_kernel:  # its working folder is fixed here, for good
+                run_sync(km.start_kernel)(cwd=kernel_cwd)
             client = PapermillNotebookClient(
                 nb_man, km=km, kernel_name=kernel_name, log_output=False, startup_timeout=120
             )
@@ -53,7 +58,7 @@ class KernelPool:
             if km is None:
                 km = AsyncKernelManager(kernel_name="python3")
                 self._kernels[key] = km
-        return {"engine_name": _ENGINE, "km": km}
+        return {"engine_name": _ENGINE, "km": km, "kernel_cwd": str(cwd)}
 
     def shutdown(self) -> None:
         from jupyter_core.utils import run_sync

@@ -144,6 +144,17 @@ def partition_range(start: Partition, end: Partition) -> list[Partition]:
     return result
 
 
+def range_bound(value: str, grain: str, end: bool) -> Partition:
+    """A ``start``/``end`` given at one grain, as a partition of ``grain``: a day bounds an
+    hourly range at 00 (start) or 23 (end); an hour bounds a coarser range by its day."""
+    value = (value or "").strip()
+    if grain == "hourly" and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        value += "T23" if end else "T00"
+    elif grain not in ("hourly", "none") and re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}", value):
+        value = value[:10]
+    return parse_partition(value, grain)
+
+
 def partition_for(moment: datetime, grain: str) -> Partition:
     """The partition containing ``moment`` (e.g. an Airflow logical date), in UTC."""
     moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)

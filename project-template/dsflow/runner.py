@@ -81,23 +81,39 @@ def _writers(project: Project, settings: Settings) -> dict[str, str]:
     return writers
 
 
-def input_partitions(settings: Settings, ref: DatasetRef, part: Partition) -> list[Partition]:
+def input_partitions(
+    settings: Settings, spec: JobSpec, ref: DatasetRef, part: Partition
+) -> list[Partition]:
     """The partitions of input ``ref`` a run of ``part`` reads, by its ``partitions`` mapping.
 
     same (default), previous, last_<N> (this one and the N-1 before), all (every complete one
-    up to this one). A dimension read with ``same`` takes its latest snapshot at or before.
+    up to this one). A dimension read with ``same`` takes its latest snapshot at or before. An
+    unpartitioned input is read whole. A job reading its own output reads its earlier
+    partitions only (previous, or the N before), those that exist.
     """
+    from .tables import recorded_grain
+
     mapping = ref.partitions
-    if part.grain == "none":
-        return [part]
+    if part.grain == "none" or recorded_grain(dataset_dir(settings, ref)) == "none":
+        return [Partition("none", "")]
+    own = any(out.path == ref.path for out in spec.outputs)
     if mapping == "previous":
-        return [shift(part, -1)]
-    if mapping.startswith("last_"):
-        return partition_range(shift(part, 1 - int(mapping[5:])), part)
-    if mapping == "all" or ref.kind == "dimension":
+        wanted = [shift(part, -1)]
+    elif mapping.startswith("last_"):
+        n = int(mapping[5:])
+        wanted = (
+            partition_range(shift(part, -n), shift(part, -1))
+            if own
+            else (partition_range(shift(part, 1 - n), part))
+        )
+    elif mapping == "all" or ref.kind == "dimension":
         done = [p for p in _complete(settings, ref, part.grain) if p <= part]
-        return done if mapping == "all" else done[-1:]
-    return [part]
+        wanted = done if mapping == "all" else done[-1:]
+    else:
+        wanted = [part]
+    if own:  # the first runs of a self-reading job find nothing before them
+        wanted = [p for p in wanted if is_complete(partition_dir(settings, ref, p))]
+    return wanted
 
 
 def _complete(settings: Settings, ref: DatasetRef, grain: str) -> list[Partition]:
@@ -117,10 +133,21 @@ def _complete(settings: Settings, ref: DatasetRef, grain: str) -> list[Partition
 
 def check_inputs(project: Project, settings: Settings, spec: JobSpec, part: Partition) -> None:
     """Every input partition the run reads must be published; name the job that writes it."""
+    from .tables import recorded_grain
+
     for ref in spec.inputs:
         if ref.external:
             continue
-        wanted = input_partitions(settings, ref, part)
+        grain = recorded_grain(dataset_dir(settings, ref))
+        if grain and grain not in (spec.grain, "none"):
+            raise DsflowError(
+                f"job {spec.name} ({spec.grain}) reads {ref.path}, published {grain}: a job "
+                "reads inputs of its own grain, or unpartitioned ones"
+            )
+        own = any(out.path == ref.path for out in spec.outputs)
+        wanted = input_partitions(settings, spec, ref, part)
+        if own:
+            continue  # its own earlier partitions: whatever exists
         if not wanted:
             what = "snapshot" if ref.kind == "dimension" else "complete partition"
             raise DsflowError(
@@ -169,6 +196,26 @@ def _render(value: Any, context: dict[str, Any]) -> Any:
     return value
 
 
+def _coerce(key: str, value: str, default: Any) -> Any:
+    """A key=value override takes its default's type: `multiline=false` is False, not "false"."""
+    if isinstance(default, bool):
+        lowered = value.strip().lower()
+        if lowered in ("true", "yes", "1", "on"):
+            return True
+        if lowered in ("false", "no", "0", "off", ""):
+            return False
+        raise DsflowError(f"parameter {key}: expected true or false, got {value!r}")
+    for kind in (int, float):
+        if isinstance(default, kind):
+            try:
+                return kind(value)
+            except ValueError:
+                raise DsflowError(
+                    f"parameter {key}: expected a number ({kind.__name__}), got {value!r}"
+                ) from None
+    return value
+
+
 def _absolute(value: Any, settings: Settings) -> Any:
     if isinstance(value, str) and value.split("/", 1)[0] in ("raw", "tables", "job_runs"):
         return str(settings.datastore / value)
@@ -191,7 +238,10 @@ def resolve_parameters(
         "partition": "/".join(part.parts),  # ds=2024-01-02, or ds=2024-01-02/hr=05 (hourly)
         "job_name": spec.name,
     }
-    job_parameters = {**spec.job_parameters, **overrides}
+    job_parameters = {
+        **spec.job_parameters,
+        **{k: _coerce(k, v, spec.job_parameters[k]) for k, v in overrides.items()},
+    }
     context["job_parameters"] = _render(job_parameters, context)
     task_specs = {k: _absolute(v, settings) for k, v in _render(spec.task_specs, context).items()}
     params = {**context["job_parameters"], **task_specs, **context}
@@ -206,6 +256,13 @@ def resolve_parameters(
         single = ref.partitions in ("same", "previous") or part.grain == "none"
         params["source_paths"][ref.name] = paths[0] if single and paths else paths
     return params
+
+
+def parameters_hash(params: dict[str, Any], settings: Settings) -> str:
+    """A hash of a run's resolved parameters, blind to where the datastore is (a moved or
+    cloned project, or the container's /data, is not a parameter change)."""
+    text = json.dumps(params, sort_keys=True, default=str).replace(str(settings.datastore), "")
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def run_job(
@@ -248,7 +305,7 @@ def _run_locked(
     reports: Path,
     kernels: KernelPool | None = None,
 ) -> RunResult:
-    params_hash = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+    phash = parameters_hash(params, settings)  # before the staging paths are filled in
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     started = time.time()
     reports.mkdir(parents=True, exist_ok=True)
@@ -272,7 +329,7 @@ def _run_locked(
         "started_at": datetime.fromtimestamp(started, UTC).isoformat(),
         "parameters": {k: v for k, v in params.items() if k not in ("sink_path", "sink_paths")},
         "code_hash": code_hash(spec.folder),
-        "parameters_hash": params_hash.hexdigest()[:16],
+        "parameters_hash": phash,
         "upstream": _upstream(settings, spec, part),
     }
     os.environ["DSFLOW_PROJECT_ROOT"] = str(project.root)
@@ -302,10 +359,11 @@ def _run_locked(
             meta["published_at"] = datetime.now(UTC)
             publish(staging[ref.path], partition_dir(settings, ref, part), meta)
         record["status"] = "success"
-    except DsflowError as exc:
+    except Exception as exc:  # the job's failure, a check's, or a dead kernel: all exit 1
+        cause = str(exc) if isinstance(exc, DsflowError) else f"{exc.__class__.__name__}: {exc}"
         record["status"] = "failed"
-        record["error"] = str(exc)
-        raise JobFailed(f"{label} failed: {exc}; report: {_report_file(reports)}") from None
+        record["error"] = cause
+        raise JobFailed(f"{label} failed: {cause}; report: {_report_file(reports)}") from None
     finally:
         for path in staging.values():
             shutil.rmtree(path, ignore_errors=True)
@@ -347,7 +405,7 @@ def _upstream(settings: Settings, spec: JobSpec, part: Partition) -> dict[str, s
     """run_id of each input partition consumed, so a later backfill can tell what changed."""
     result = {}
     for ref in spec.inputs:
-        for used in input_partitions(settings, ref, part) if not ref.external else []:
+        for used in input_partitions(settings, spec, ref, part) if not ref.external else []:
             meta = partition_dir(settings, ref, used) / "_dsflow.json"
             if meta.is_file():
                 key = f"{ref.path}/{used.label}" if used != part else ref.path

@@ -8,6 +8,7 @@ signals that process group only: never anything found by name.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -38,7 +39,8 @@ class Service:
 
     @property
     def alive(self) -> bool:
-        return _start_time(self.pid) == self.start_time
+        # no recorded start time (no /proc) proves nothing: never signal such a PID
+        return bool(self.start_time) and _start_time(self.pid) == self.start_time
 
 
 def _start_time(pid: int) -> str:
@@ -104,8 +106,27 @@ def start(
 ) -> Service:
     """Start ``command`` in the background as service ``name`` and wait until it answers.
 
-    ``port_setting`` tells the user how to pick another port when ``port`` is taken.
+    ``port_setting`` tells the user how to pick another port when ``port`` is taken. Two
+    starts of one service at once are serialised: the second finds the first running.
     """
+    folder = state_dir(project)
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _start(project, name, command, port, url, port_setting, env, ready, timeout)
+
+
+def _start(
+    project: Project,
+    name: str,
+    command: list[str],
+    port: int,
+    url: str,
+    port_setting: str,
+    env: dict[str, str] | None,
+    ready: Callable[[], bool] | None,
+    timeout: float,
+) -> Service:
     existing = get(project, name)
     if existing:
         raise DsflowError(
@@ -115,7 +136,6 @@ def start(
     if not port_free(port):
         raise DsflowError(f"port {port} on 127.0.0.1 is already in use; {port_setting}")
     folder = state_dir(project)
-    folder.mkdir(parents=True, exist_ok=True)
     log = folder / f"{name}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(

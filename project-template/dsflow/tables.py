@@ -120,18 +120,26 @@ def _read(spark: Any, table: Table, partitions: list[Path]) -> Any:
 def load_tables(spark: Any, as_of: str | None = None, datastore: Path | None = None) -> dict:
     """Register every table as a temporary view; returns ``{view name: description}``.
 
-    ``as_of`` picks each dimension's snapshot (default: its latest). Call it again after a
-    job publishes to see the new partitions.
+    ``as_of`` picks each dimension's snapshot (default: its latest); a dimension with no
+    snapshot at or before ``as_of`` is left out (its ``_history`` view stays), so a query
+    naming it fails with "table not found". Call it again after a job publishes.
     """
     tables_dir = (datastore or _datastore()) / "tables"
     views: dict[str, str] = {}
     for table in find_tables(tables_dir):
         if table.kind == "dimension" and not table.unpartitioned:
-            snapshot = snapshot_as_of(table, as_of) if as_of is not None else table.partitions[-1]
-            _read(spark, table, [snapshot]).createOrReplaceTempView(table.name)
-            views[table.name] = f"dimension, snapshot {snapshot.relative_to(table.folder)}"
             _read(spark, table, table.partitions).createOrReplaceTempView(f"{table.name}_history")
             views[f"{table.name}_history"] = f"dimension, all {len(table.partitions)} snapshots"
+            try:
+                snapshot = (
+                    snapshot_as_of(table, as_of) if as_of is not None else table.partitions[-1]
+                )
+            except DsflowError as exc:  # a dimension that starts later: not there yet
+                spark.catalog.dropTempView(table.name)
+                views[table.name] = f"not registered: {exc}"
+                continue
+            _read(spark, table, [snapshot]).createOrReplaceTempView(table.name)
+            views[table.name] = f"dimension, snapshot {snapshot.relative_to(table.folder)}"
         else:
             _read(spark, table, table.partitions).createOrReplaceTempView(table.name)
             views[table.name] = f"{table.kind}, {len(table.partitions)} complete partition(s)"
