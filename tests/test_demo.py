@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.error
 import urllib.request
 from collections import defaultdict
 from pathlib import Path
@@ -306,6 +307,84 @@ def test_dash_twice_says_it_runs(dashboard):
     result = just(project, "dash", "job=dash-observations", check=False)
     assert result.returncode == 2
     assert f"dash-observations is already running at {url}/ (pid " in result.stderr
+
+
+# ------------------------------------------------------------------ services
+
+
+def _status_code(url: str) -> int:
+    try:
+        return _get(url)[0]
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_jupyter_is_protected_by_the_project_token(demo):
+    project, _ = demo
+    token = next(
+        line.split("=", 1)[1]
+        for line in (project / ".env").read_text().splitlines()
+        if line.startswith("JUPYTER_TOKEN=")
+    )
+    out = just(project, "jupyter").stdout
+    try:
+        assert f"jupyter: http://127.0.0.1:8888/lab?token={token}" in out
+        assert _status_code(f"http://127.0.0.1:8888/api/status?token={token}") == 200
+        assert _status_code("http://127.0.0.1:8888/api/status") == 403
+        again = just(project, "jupyter", check=False)
+        assert again.returncode == 2 and "jupyter is already running at" in again.stderr
+    finally:
+        stopped = just(project, "stop", "jupyter").stdout
+    assert "stopped: jupyter" in stopped
+    assert _status_code("http://127.0.0.1:8888/api/status") == 0  # nothing listens any more
+
+
+def test_explorer_shows_the_status_grid_and_serves_reports(demo, tmp_path):
+    project, _ = demo
+    port = _free_port()
+    just(project, "explorer", f"port={port}")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        layout = json.loads(_get(url + "/_dash-layout")[1])
+        heatmap = _find(layout, "status")["props"]["figure"]["data"][0]
+        assert "tables/fct_daily_weather" in heatmap["y"]
+        assert "2024-01-03" in heatmap["x"]
+        assert "fct_daily_weather" in json.dumps(_find(layout, "tables"))
+        report = "/reports/create-table-fct-daily-weather/ds=2024-01-01/report.html"
+        assert b"avg_temperature_c" in _get(url + report)[1]
+        assert _status_code(url + "/reports/../../.env") == 404
+        png = tmp_path / "explorer.png"
+        screenshot(url + "/", png)
+        assert coloured_pixels(png, (200, 120, 1100, 480)) > 3000, "no status grid drawn"
+    finally:
+        just(project, "stop", "explorer")
+
+
+def test_stop_all_stops_only_what_the_project_started(demo):
+    project, _ = demo
+    bystander = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        just(project, "explorer", f"port={_free_port()}")
+        assert "stopped: explorer" in just(project, "stop-all").stdout
+        assert bystander.poll() is None, "stop-all killed a process it did not start"
+        assert just(project, "stop-all").stdout.strip() == "nothing was running"
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_stale_service_record_is_dropped(demo):
+    project, _ = demo
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    record = project / ".dsflow/services/ghost.json"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({
+        "name": "ghost", "pid": gone.pid, "start_time": "1", "port": 1, "url": "x", "log": "x",
+        "command": ["x"],
+    }))  # fmt: skip
+    assert "ghost" not in just(project, "services").stdout
+    assert not record.exists()
 
 
 # ------------------------------------------------------------------ bad input

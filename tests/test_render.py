@@ -63,6 +63,8 @@ EXPECTED_PROJECT_FILES = {
     "dsflow/spark_server.py",
     "dsflow/status.py",
     "dsflow/tables.py",
+    "dsflow/lab.py",
+    "dsflow/explorer.py",
     "jobs/.gitkeep",
     "justfile",
     "pyproject.toml",

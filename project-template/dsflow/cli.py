@@ -272,7 +272,7 @@ def _cmd_status(args: argparse.Namespace) -> None:
     project = find_project()
     settings = load_settings(project)
     graph = build_graph(project, settings)
-    first, last = default_range(graph)
+    first, last = default_range(settings, graph)
     start, end = options.get("start", first), options.get("end", last)
     states = partition_states(settings, graph, start, end)
     if options.get("format") == "json":
@@ -315,7 +315,10 @@ def _cmd_services(args: argparse.Namespace) -> None:
 
     services = running(find_project())
     if not services:
-        print("no services running (start one: just spark, just dash job=NAME)")
+        print(
+            "no services running (start one: just jupyter, just explorer, just spark, "
+            "just dash job=NAME)"
+        )
         return
     width = max(len(s.name) for s in services)
     for service in services:
@@ -343,12 +346,35 @@ def _cmd_dash(args: argparse.Namespace) -> None:
     options = parse_kv(args.params, allowed=["job", "port"])
     if "job" not in options:
         raise DsflowError("which dashboard? usage: just dash job=NAME [port=NNNN]")
+    service = start_dashboard(find_project(), options["job"], _port_option(options))
+    print(f"{service.name}: serving {service.url} (pid {service.pid}, log {service.log})")
+    print(f"stop it with `just stop {service.name}` or `just stop-all`")
+
+
+def _port_option(options: dict[str, str]) -> int | None:
     port = options.get("port")
     if port is not None and not (port.isdigit() and 1024 <= int(port) <= 65535):
         raise DsflowError(f"port must be a number from 1024 to 65535, not {port!r}")
-    service = start_dashboard(find_project(), options["job"], int(port) if port else None)
-    print(f"{service.name}: serving {service.url} (pid {service.pid}, log {service.log})")
-    print(f"stop it with `just stop {service.name}` or `just stop-all`")
+    return int(port) if port else None
+
+
+def _cmd_explorer(args: argparse.Namespace) -> None:
+    from .dashboards import start_explorer
+
+    service = start_explorer(find_project(), _port_option(parse_kv(args.params, ["port"])))
+    print(f"explorer: serving {service.url} (pid {service.pid}, log {service.log})")
+    print("stop it with `just stop explorer` or `just stop-all`")
+
+
+def _cmd_jupyter(args: argparse.Namespace) -> None:
+    from .lab import start_jupyter
+
+    parse_kv(args.params, allowed=[])
+    print("starting Jupyter Lab...", flush=True)
+    service, url = start_jupyter(find_project())
+    print(f"jupyter: {url}")
+    print(f"  (pid {service.pid}, log {service.log}; the token is JUPYTER_TOKEN in .env)")
+    print("stop it with `just stop jupyter` or `just stop-all`")
 
 
 def _schema_target(project_root: Path, data: Path) -> Path:
@@ -518,6 +544,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("params", nargs="*", metavar="key=value")
     p.set_defaults(func=_cmd_dash)
+
+    p = sub.add_parser("explorer", help="serve the datastore explorer dashboard: [port=NNNN]")
+    p.add_argument("params", nargs="*", metavar="key=value")
+    p.set_defaults(func=_cmd_explorer)
+
+    p = sub.add_parser("jupyter", help="start Jupyter Lab in the background (token from .env)")
+    p.add_argument("params", nargs="*", metavar="key=value")
+    p.set_defaults(func=_cmd_jupyter)
 
     p = sub.add_parser(
         "infer-schema",

@@ -139,3 +139,23 @@ def start_dashboard(project: Project, job: str, port: int | None = None) -> serv
         ready=lambda: _answers(url),
         timeout=60,
     )
+
+
+def start_explorer(project: Project, port: int | None = None) -> services.Service:
+    """Serve the datastore explorer (``dsflow.explorer``) in the background."""
+    if port is None:
+        running = services.get(project, "explorer")
+        first = load_settings(project).ports.get("dash", 8050)
+        port = running.port if running else _free_port(project, first)
+    url = f"http://127.0.0.1:{port}/"
+    return services.start(
+        project,
+        "explorer",
+        [sys.executable, "-m", "dsflow.explorer"],
+        port=port,
+        url=url,
+        port_setting="choose another: just explorer port=NNNN",
+        env={"DSFLOW_PROJECT_ROOT": str(project.root), PORT_ENV: str(port)},
+        ready=lambda: _answers(url),
+        timeout=60,
+    )

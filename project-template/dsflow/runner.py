@@ -250,9 +250,8 @@ def resolve_parameters(
     for ref in spec.inputs:
         if ref.external:
             continue
-        paths = [
-            str(partition_dir(settings, ref, p)) for p in input_partitions(settings, ref, part)
-        ]
+        used = input_partitions(settings, spec, ref, part)
+        paths = [str(partition_dir(settings, ref, p)) for p in used]
         single = ref.partitions in ("same", "previous") or part.grain == "none"
         params["source_paths"][ref.name] = paths[0] if single and paths else paths
     return params

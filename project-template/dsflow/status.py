@@ -6,7 +6,7 @@ from typing import Any
 
 from .backfill import job_partitions, stale_reason
 from .graph import Graph
-from .partitions import default_partition
+from .partitions import default_partition, parse_partition
 from .reports import read_record
 from .runner import partition_dir, report_dir
 from .settings import Settings
@@ -41,11 +41,21 @@ def partition_states(
     return result
 
 
-def default_range(graph: Graph, days: int = 14) -> tuple[str, str]:
-    """The last ``days`` daily periods up to yesterday (UTC)."""
+def default_range(settings: Settings, graph: Graph, days: int = 14) -> tuple[str, str]:
+    """The ``days`` days up to the latest published partition of any job's output (up to
+    yesterday, UTC, when nothing is published yet)."""
     from .partitions import shift
+    from .tables import complete_partitions
 
-    end = default_partition("daily")
+    latest = []
+    for spec in graph.jobs.values():
+        for ref in spec.outputs:
+            folder = settings.datastore / ref.area / ref.name
+            parts = complete_partitions(folder) if folder.is_dir() else []
+            keys = [p.relative_to(folder).parts for p in parts]
+            latest += [k[0].partition("=")[2][:10] for k in keys if k]
+    day = max((d for d in latest if len(d) == 10), default=None)
+    end = parse_partition(day, "daily") if day else default_partition("daily")
     return shift(end, 1 - days).value, end.value
 
 

@@ -1,0 +1,64 @@
+"""``just jupyter``: Jupyter Lab for the project, in the background, on 127.0.0.1.
+
+The server's root is the project (jobs/, adhoc/, datastore/ reachable), its kernels run the
+project's environment (the runtime package and Spark importable), jupytext opens ``.py``
+notebooks as notebooks, and a token generated per project into ``.env`` protects it: it is
+passed through the environment, not the command line other users can read.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+
+from . import services
+from .bootstrap import check_java
+from .envfile import ensure_secrets, read_env
+from .project import Project
+from .settings import load_settings
+
+NAME = "jupyter"
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def start_jupyter(project: Project) -> tuple[services.Service, str]:
+    """Start Jupyter Lab; returns the service and the URL to open (with its token)."""
+    check_java()  # a Spark notebook without Java fails late and obscurely: say it now
+    env_file = project.root / ".env"
+    ensure_secrets(env_file)
+    token = read_env(env_file)["JUPYTER_TOKEN"]
+    port = load_settings(project).ports.get("jupyter", 8888)
+    base = f"http://127.0.0.1:{port}"
+    command = [
+        str(project.root / ".venv" / "bin" / "jupyter"),
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={project.root}",
+    ]
+    if os.geteuid() == 0:  # containers and CI run as root; Jupyter refuses unless told
+        command.append("--allow-root")
+    service = services.start(
+        project,
+        NAME,
+        command,
+        port=port,
+        url=base + "/lab",
+        port_setting="set ports.jupyter in dsflow.yml to a free port",
+        env={"JUPYTER_TOKEN": token, "DSFLOW_PROJECT_ROOT": str(project.root)},
+        ready=lambda: _status(f"{base}/api/status?token={token}") == 200,
+        timeout=90,
+    )
+    return service, f"{base}/lab?token={token}"
