@@ -324,12 +324,28 @@ def test_docker_runner_dry_run_command(project):
     out = just(project, "run", "job=squares", "ds=2024-01-02", "runner=docker", "dry-run=true")
     assert out.stdout.strip() == (
         f"docker compose --project-directory {project} -f {project}/docker/compose.yaml "
-        "run --rm runner dsflow run job=squares ds=2024-01-02 runner=local"
+        "run --rm runner python -m dsflow run job=squares ds=2024-01-02 runner=local"
     )
 
 
+@pytest.mark.parametrize(("action", "tail"), [("up", "up -d --build"), ("down", "down")])
+def test_compose_stack_dry_run_commands(project, action, tail):
+    """No Docker engine runs here: `just up` / `just down` are checked by their command line,
+    and without dry-run they say Docker is missing (exit 2)."""
+    out = just(project, action, "dry-run=true").stdout.strip()
+    assert out == (
+        f"docker compose --project-directory {project} -f {project}/docker/compose.yaml "
+        f"--env-file {project}/.env --profile services {tail}"
+    )
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode:
+        result = just(project, action, check=False)
+        assert result.returncode == 2
+        assert "needs Docker with the compose plugin" in result.stderr
+
+
 def test_compose_file_is_valid(project):
-    """The compose file passes the compose-spec schema shipped with check-jsonschema."""
+    """The compose file (runner, Jupyter, explorer, Airflow and its Postgres) passes the
+    compose-spec schema shipped with check-jsonschema; no engine runs it here."""
     run(
         [
             "check-jsonschema",

@@ -301,6 +301,14 @@ def _cmd_airflow(args: argparse.Namespace) -> None:
     raise SystemExit(run_airflow(find_project(), args.args))
 
 
+def _cmd_compose(args: argparse.Namespace) -> None:
+    from .containers import compose_stack_command, run_compose
+
+    options = parse_kv(args.params, allowed=["dry-run"])
+    cmd = compose_stack_command(find_project(), args.action)
+    raise SystemExit(run_compose(cmd, _truthy(options.get("dry-run"))))
+
+
 def _cmd_spark(args: argparse.Namespace) -> None:
     from .spark_server import start_server
 
@@ -522,6 +530,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("params", nargs="*", metavar="key=value")
     p.set_defaults(func=_cmd_status)
+
+    for action, text in (("up", "start the compose stack"), ("down", "stop the compose stack")):
+        p = sub.add_parser(action, help=f"{text} (Jupyter, Airflow, explorer): [dry-run=true]")
+        p.add_argument("params", nargs="*", metavar="key=value")
+        p.set_defaults(func=_cmd_compose, action=action)
 
     p = sub.add_parser("dag", help="generate Airflow 3 DAG files into airflow/dags/")
     p.set_defaults(func=_cmd_dag)

@@ -18,13 +18,29 @@ def compose_run_command(project: Project, words: list[str]) -> list[str]:
         "--project-directory", str(project.root),
         "-f", str(project.root / COMPOSE_FILE),
         "run", "--rm", "runner",
-        "dsflow", "run", *words, "runner=local",
+        "python", "-m", "dsflow", "run", *words, "runner=local",
     ]  # fmt: skip
+
+
+def compose_stack_command(project: Project, action: str) -> list[str]:
+    """``docker compose ... up -d`` (or ``down``) of the services profile."""
+    cmd = [
+        "docker", "compose",
+        "--project-directory", str(project.root),
+        "-f", str(project.root / COMPOSE_FILE),
+        "--env-file", str(project.root / ".env"),
+        "--profile", "services",
+    ]  # fmt: skip
+    return cmd + (["up", "-d", "--build"] if action == "up" else ["down"])
 
 
 def run_in_container(project: Project, words: list[str], dry_run: bool) -> int:
     """Print (dry run) or execute the compose command; return its exit code."""
-    cmd = compose_run_command(project, words)
+    return run_compose(compose_run_command(project, words), dry_run)
+
+
+def run_compose(cmd: list[str], dry_run: bool) -> int:
+    """Print (dry run) or execute a compose command line; return its exit code."""
     if dry_run:
         print(" ".join(cmd))
         return 0
@@ -33,7 +49,7 @@ def run_in_container(project: Project, words: list[str], dry_run: bool) -> int:
         or subprocess.run(["docker", "compose", "version"], capture_output=True).returncode
     ):
         raise DsflowError(
-            "runner=docker needs Docker with the compose plugin, which is not available here; "
-            "use runner=local, or dry-run=true to print the command"
+            "this needs Docker with the compose plugin, which is not available here; "
+            "dry-run=true prints the command (and runner=local runs jobs without Docker)"
         )
     return subprocess.run(cmd).returncode

@@ -87,9 +87,12 @@ def read_table(
 
 
 def serve(app: Any) -> None:
-    """Run a Dash app on 127.0.0.1, on the port ``just dash`` chose (8050 when run by hand)."""
+    """Run a Dash app on 127.0.0.1, on the port ``just dash`` chose (8050 when run by hand).
+
+    ``DSFLOW_BIND_HOST`` changes the address inside a container (the compose stack publishes
+    the port on the host's 127.0.0.1 only)."""
     port = int(os.environ.get(PORT_ENV, "8050"))
-    app.run(host="127.0.0.1", port=port, debug=False)
+    app.run(host=os.environ.get("DSFLOW_BIND_HOST", "127.0.0.1"), port=port, debug=False)
 
 
 def dashboard_spec(project: Project, job: str) -> JobSpec:

@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-SECRET_KEYS = ("JUPYTER_TOKEN", "AIRFLOW_ADMIN_PASSWORD")
+SECRET_KEYS = ("JUPYTER_TOKEN", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_DB_PASSWORD")
 
 
 def read_env(path: Path) -> dict[str, str]:
