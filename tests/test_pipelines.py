@@ -11,9 +11,11 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import shutil
 import sys
 import threading
+import urllib.request
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -285,6 +287,28 @@ def test_airflow_parses_the_generated_dags_and_rejects_a_broken_one(project):
         broken.unlink()
     assert bad.returncode == 1
     assert "broken.py" in bad.stdout and "SyntaxError" in bad.stdout
+
+
+def test_airflow_service_is_healthy_and_stops_whole(project):
+    """`just airflow`: API on 127.0.0.1, login from .env, /api/v2/monitor/health healthy;
+    `just stop airflow` leaves no process of its group behind."""
+    password = next(
+        line.split("=", 1)[1]
+        for line in (project / ".env").read_text().splitlines()
+        if line.startswith("AIRFLOW_ADMIN_PASSWORD=")
+    )
+    out = just(project, "airflow").stdout
+    record = json.loads((project / ".dsflow/services/airflow.json").read_text())
+    try:
+        assert f"airflow: http://127.0.0.1:8080/  user admin, password {password}" in out
+        with urllib.request.urlopen("http://127.0.0.1:8080/api/v2/monitor/health", timeout=10) as r:
+            health = json.loads(r.read())
+        assert health["metadatabase"]["status"] == "healthy"
+        assert health["scheduler"]["status"] == "healthy"
+    finally:
+        assert "stopped: airflow" in just(project, "stop", "airflow").stdout
+    with pytest.raises(ProcessLookupError):
+        os.killpg(record["pid"], 0)
 
 
 def test_airflow_dags_test_runs_the_pipeline(project):

@@ -295,6 +295,18 @@ def _cmd_dag(args: argparse.Namespace) -> None:
     print("check them with `just airflow-cli dags list-import-errors --local`")
 
 
+def _cmd_airflow_ui(args: argparse.Namespace) -> None:
+    from .airflow_env import start_airflow
+
+    parse_kv(args.params, allowed=[])
+    print("starting Airflow (API server, scheduler, DAG processor, triggerer; ~40 s)...")
+    service, password = start_airflow(find_project())
+    print(
+        f"airflow: {service.url}  user admin, password {password} (AIRFLOW_ADMIN_PASSWORD in .env)"
+    )
+    print(f"  (pid {service.pid}, log {service.log}); stop it with `just stop airflow`")
+
+
 def _cmd_airflow(args: argparse.Namespace) -> None:
     from .airflow_env import run_airflow
 
@@ -540,7 +552,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_dag)
 
     p = sub.add_parser(
-        "airflow",
+        "airflow", help="start Airflow (UI/API on 127.0.0.1, scheduler) in the background"
+    )
+    p.add_argument("params", nargs="*", metavar="key=value")
+    p.set_defaults(func=_cmd_airflow_ui)
+
+    p = sub.add_parser(
+        "airflow-cli",
         help="run the Airflow CLI in the project's Airflow environment (made on first use)",
         add_help=False,
     )
