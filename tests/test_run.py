@@ -164,7 +164,7 @@ def test_notebook_job_publishes_partition_with_report(project):
     record = json.loads((report / "run.json").read_text())
     assert record["status"] == "success"
     assert record["rows"] == {"tables/squares": 4}
-    assert record["parameters"]["n"] == "4"
+    assert record["parameters"]["n"] == 4  # the override took the default's type
     assert record["checks"] == ["min_rows=1: 4 rows", "not_null(x)"]
     assert len(record["code_hash"]) == 16 and record["duration_s"] > 0
     assert "rows 4" in (report / "report.html").read_text()

@@ -271,10 +271,11 @@ def test_dimension_with_no_snapshot_before(project):
         print(json.dumps([views["dim_snap"], views["dim_snap_history"]]))
         """,
     )
-    assert got == [
-        "not registered: dimension table dim_snap has no snapshot at or before 2023-12-31 (its first is ds=2024-01-01)",
-        "dimension, all 1 snapshots",
-    ]
+    assert got[0] == (
+        "not registered: dimension table dim_snap has no snapshot at or before 2023-12-31 "
+        "(its first is ds=2024-01-01)"
+    )
+    assert got[1].startswith("dimension, all ")  # the history stays
 
 
 def test_incomplete_partitions_and_staging_are_invisible(project):
