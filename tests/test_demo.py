@@ -189,7 +189,8 @@ def coloured_pixels(png: Path, box: tuple[int, int, int, int]) -> int:
     from PIL import Image
 
     image = Image.open(png).convert("RGB").crop(box)
-    return sum(1 for r, g, b in image.getdata() if max(r, g, b) - min(r, g, b) > 60)
+    pixels = getattr(image, "get_flattened_data", image.getdata)()  # getdata goes in Pillow 14
+    return sum(1 for r, g, b in pixels if max(r, g, b) - min(r, g, b) > 60)
 
 
 @pytest.fixture(scope="module")

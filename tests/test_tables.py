@@ -310,6 +310,43 @@ def test_incomplete_partitions_and_staging_are_invisible(project):
     shutil.rmtree(table / "_staging-g-daily-x")
 
 
+def test_notebook_helpers(project):
+    """The seed's notebook helpers, and partitions read and written alike from Spark and pandas."""
+    just(project, "run", "job=g-daily", "ds=2024-09-01")
+    got = spark_rows(
+        project,
+        """
+        import pathlib, tempfile
+        from dsflow.notebook import display, list_raw, list_tables, read_partition, sql, write_partition
+        row = list_tables().set_index("table").loc["t_daily"]
+        counted = sql("SELECT COUNT(*) AS n FROM t_daily WHERE ds = :ds", ds="2024-09-01", show=0)
+        part = "datastore/tables/t_daily/ds=2024-09-01"
+        frame = read_partition(part)
+        display(frame)
+        out = pathlib.Path(tempfile.mkdtemp())
+        n_pandas = write_partition(frame.assign(ds="x"), out / "pandas")
+        n_spark = write_partition(read_partition(part, engine="spark"), out / "spark")
+        print(json.dumps({
+            "kind": row["kind"], "count": int(counted.collect()[0]["n"]), "rows": len(frame),
+            "n_pandas": n_pandas, "n_spark": n_spark,
+            "pandas_columns": sorted(read_partition(out / "pandas").columns),
+            "spark_columns": sorted(read_partition(out / "spark", engine="arrow").column_names),
+            "raw_is_a_frame": list(list_raw().columns),
+        }))
+        """,
+    )
+    assert got == {
+        "kind": "fact",
+        "count": 3,
+        "rows": 3,
+        "n_pandas": 3,
+        "n_spark": 3,
+        "pandas_columns": ["ds_seen", "id", "label", "value"],
+        "spark_columns": ["ds_seen", "id", "label", "value"],
+        "raw_is_a_frame": ["dataset", "partitions", "first", "last"],
+    }
+
+
 # ------------------------------------------------------------------ input mappings
 
 
