@@ -338,9 +338,27 @@ def test_jupyter_is_protected_by_the_project_token(demo):
         again = just(project, "jupyter", check=False)
         assert again.returncode == 2 and "jupyter is already running at" in again.stderr
     finally:
-        stopped = just(project, "stop", "jupyter").stdout
-    assert "stopped: jupyter" in stopped
+        stopped = just(project, "stop-all").stdout
+        if "spark" in stopped:  # the demo's warm Spark serves the tests below
+            just(project, "spark")
+    assert stopped.startswith("stopped: ") and "jupyter" in stopped
     assert _status_code("http://127.0.0.1:8888/api/status") == 0  # nothing listens any more
+
+
+def test_jupyter_without_java_says_so_at_start(demo, tmp_path):
+    """No java on PATH (only `sh`, which just needs) and no JAVA_HOME: one line, exit 2."""
+    project, _ = demo
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    (bare / "sh").symlink_to("/bin/sh")
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    env["PATH"] = str(bare)
+    result = subprocess.run(
+        [shutil.which("just"), "jupyter"], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("dsflow: error: Java not found; Spark needs Java 17+")
+    assert "jupyter" not in just(project, "services").stdout
 
 
 def test_explorer_shows_the_status_grid_and_serves_reports(demo, tmp_path):

@@ -291,7 +291,7 @@ def test_airflow_parses_the_generated_dags_and_rejects_a_broken_one(project):
 
 def test_airflow_service_is_healthy_and_stops_whole(project):
     """`just airflow`: API on 127.0.0.1, login from .env, /api/v2/monitor/health healthy;
-    `just stop airflow` leaves no process of its group behind."""
+    `just stop-all` leaves no process of its group behind."""
     password = next(
         line.split("=", 1)[1]
         for line in (project / ".env").read_text().splitlines()
@@ -306,7 +306,7 @@ def test_airflow_service_is_healthy_and_stops_whole(project):
         assert health["metadatabase"]["status"] == "healthy"
         assert health["scheduler"]["status"] == "healthy"
     finally:
-        assert "stopped: airflow" in just(project, "stop", "airflow").stdout
+        assert "stopped: airflow" in just(project, "stop-all").stdout
     with pytest.raises(ProcessLookupError):
         os.killpg(record["pid"], 0)
 

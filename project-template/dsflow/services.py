@@ -178,6 +178,9 @@ def stop_service(service: Service, grace: float = 10.0) -> bool:
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(service.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10  # killed processes still have to be reaped
+    while _group_alive(service.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
     return True
 
 
