@@ -303,6 +303,26 @@ def test_dash_port_in_use(demo):
     )
 
 
+def test_dashboard_over_a_table_with_no_partitions_says_so(demo):
+    """A dashboard whose table has nothing published yet serves a page that says so, with an
+    empty chart, instead of failing."""
+    project, _ = demo
+    just(project, "new-job", "plotly_dash_app", "empty", "table=fct_not_yet", "y_column=x")
+    port = _free_port()
+    try:
+        just(project, "dash", "job=dash-empty", f"port={port}")
+        status, body = _get(f"http://127.0.0.1:{port}/_dash-layout")
+    finally:
+        just(project, "stop", "dash-empty", check=False)
+        shutil.rmtree(project / "jobs/dash-empty")  # no writer of fct_not_yet: off the graph
+    assert status == 200
+    layout = json.loads(body)
+    assert "fct_not_yet has no complete partitions yet: publish some with `just backfill`" in (
+        json.dumps(layout)
+    )
+    assert _find(layout, "chart")["props"]["figure"]["data"] == []
+
+
 def test_dash_twice_says_it_runs(dashboard):
     project, url = dashboard
     result = just(project, "dash", "job=dash-observations", check=False)
@@ -324,25 +344,110 @@ def _status_code(url: str) -> int:
 
 
 def test_jupyter_is_protected_by_the_project_token(demo):
+    """Jupyter Lab with the token from .env: /api/status 200 with it, 403 without; a jupytext
+    `.py` job notebook opens as a notebook; a kernel of the project's kernelspec, started in
+    the job's folder, imports the runtime package and runs Spark SQL on the demo's tables
+    (through the warm Spark server); `stop-all` leaves neither server nor kernel behind."""
     project, _ = demo
     token = next(
         line.split("=", 1)[1]
         for line in (project / ".env").read_text().splitlines()
         if line.startswith("JUPYTER_TOKEN=")
     )
+    api = "http://127.0.0.1:8888/api"
     out = just(project, "jupyter").stdout
     try:
         assert f"jupyter: http://127.0.0.1:8888/lab?token={token}" in out
-        assert _status_code(f"http://127.0.0.1:8888/api/status?token={token}") == 200
-        assert _status_code("http://127.0.0.1:8888/api/status") == 403
+        assert _status_code(f"{api}/status?token={token}") == 200
+        assert _status_code(f"{api}/status") == 403
         again = just(project, "jupyter", check=False)
         assert again.returncode == 2 and "jupyter is already running at" in again.stderr
+
+        notebook = "jobs/create-table-fct-observations/notebook.py"
+        _, body = _get(f"{api}/contents/{notebook}?type=notebook&token={token}")
+        model = json.loads(body)
+        assert model["type"] == "notebook"  # jupytext's contents manager read the .py
+        cells = model["content"]["cells"]
+        assert [c["cell_type"] for c in cells[:3]] == ["markdown", "code", "code"]
+        assert cells[1]["metadata"]["tags"] == ["parameters"]  # papermill injects after it
+        session = _post_json(
+            f"{api}/sessions?token={token}",
+            {
+                "path": notebook,
+                "type": "notebook",
+                "name": "notebook.py",
+                "kernel": {"name": "dsflow-my-dsflow-project"},
+            },
+        )
+        printed = _execute(
+            f"ws://127.0.0.1:8888/api/kernels/{session['kernel']['id']}/channels?token={token}",
+            "import os, sys, dsflow\n"
+            "from dsflow.notebook import sql\n"
+            "print('cwd', os.getcwd())\n"
+            "print('python', sys.executable)\n"
+            "print('pid', os.getpid())\n"
+            "n = sql('SELECT count(*) AS n FROM fct_observations', show=0).collect()[0].n\n"
+            "print('rows', n)\n",
+        )
     finally:
         stopped = just(project, "stop-all").stdout
         if "spark" in stopped:  # the demo's warm Spark serves the tests below
             just(project, "spark")
+    lines = dict(line.split(" ", 1) for line in printed.splitlines())
+    assert lines["cwd"] == str(project.resolve() / "jobs/create-table-fct-observations")
+    assert lines["python"] == str(project / ".venv/bin/python")
+    assert int(lines["rows"]) == sum(len(sample_rows(d)) for d in DAYS)
     assert stopped.startswith("stopped: ") and "jupyter" in stopped
-    assert _status_code("http://127.0.0.1:8888/api/status") == 0  # nothing listens any more
+    assert _status_code(f"{api}/status") == 0  # nothing listens any more
+    with pytest.raises(ProcessLookupError):  # the kernel went with its server
+        os.kill(int(lines["pid"]), 0)
+
+
+def _post_json(url: str, payload: dict) -> dict:
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def _execute(ws_url: str, code: str) -> str:
+    """Run ``code`` in a Jupyter kernel over its channels websocket; return what it printed."""
+    import uuid
+
+    import websocket
+
+    ws = websocket.create_connection(ws_url, timeout=180)
+    try:
+        msg_id = uuid.uuid4().hex
+        header = {
+            "msg_id": msg_id,
+            "msg_type": "execute_request",
+            "username": "test",
+            "session": uuid.uuid4().hex,
+            "version": "5.3",
+            "date": "",
+        }
+        ws.send(json.dumps({
+            "header": header, "parent_header": {}, "metadata": {}, "channel": "shell",
+            "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": False,
+                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+        }))  # fmt: skip
+        printed = []
+        while True:
+            msg = json.loads(ws.recv())
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream" and content["name"] == "stdout":
+                printed.append(content["text"])
+            elif kind == "error":
+                raise AssertionError(f"{content['ename']}: {content['evalue']}")
+            elif kind == "status" and content["execution_state"] == "idle":
+                return "".join(printed)
+    finally:
+        ws.close()
 
 
 def test_jupyter_without_java_says_so_at_start(demo, tmp_path):

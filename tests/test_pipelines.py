@@ -258,7 +258,8 @@ def test_dag_generation_is_idempotent_and_leaves_hand_written_dags(project):
     text = dag.read_text()
     assert "from airflow.sdk import DAG, CronDataIntervalTimetable" in text
     assert "from airflow.providers.standard.operators.bash import BashOperator" in text
-    assert "bash_command=JUST + ' run job=create-table-fct-daily-weather ds={{ ds }}'" in text
+    assert "bash_command=RUN + ' job=create-table-fct-daily-weather ds={{ ds }}'" in text
+    assert str(project) not in text  # the same file serves the compose stack's /project
     assert "    t_create_table_fct_observations >> t_create_table_fct_daily_weather" in text
     assert "catchup=False" in text and '"retries": 2' in text
     second = just(project, "dag").stdout
@@ -287,6 +288,33 @@ def test_airflow_parses_the_generated_dags_and_rejects_a_broken_one(project):
         broken.unlink()
     assert bad.returncode == 1
     assert "broken.py" in bad.stdout and "SyntaxError" in bad.stdout
+
+
+def test_dag_tasks_run_dsflow_run_from_env(project, tmp_path):
+    """The compose stack's Airflow image sets DSFLOW_RUN to its own `python -m dsflow run`
+    (no Docker engine here to run it): `airflow tasks test` runs the task's command with
+    DSFLOW_RUN in place of `.venv/bin/just run`, from the project root."""
+    just(project, "dag")
+    calls = tmp_path / "calls"  # Airflow 3 keeps a task's output in its log, not on stdout
+    fake = tmp_path / "fake-run"
+    fake.write_text(f'#!/bin/sh\necho "$(pwd): $*" >> {calls}\n')
+    fake.chmod(0o755)
+    result = just(
+        project,
+        "airflow-cli",
+        "tasks",
+        "test",
+        "dsflow_my_dsflow_project_daily",
+        "create-table-fct-observations",
+        "2024-01-07",
+        check=False,
+        env={**os.environ, "DSFLOW_RUN": str(fake)},
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    # the root is found from the DAG file's place; ds is the day the data interval covers
+    assert calls.read_text() == (
+        f"{project.resolve()}: job=create-table-fct-observations ds=2024-01-07\n"
+    )
 
 
 def test_airflow_service_is_healthy_and_stops_whole(project):

@@ -22,6 +22,7 @@ EXPECTED_PROJECT_FILES = {
     "datastore/job_runs/.gitkeep",
     "datastore/raw/.gitkeep",
     "datastore/tables/.gitkeep",
+    "docker/airflow/Dockerfile",
     "docker/compose.yaml",
     "docker/runner/Dockerfile",
     "dsflow.yml",

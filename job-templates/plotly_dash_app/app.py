@@ -48,7 +48,11 @@ def layout():
         style={"fontFamily": "sans-serif", "margin": "1em 2em"},
         children=[
             html.H2(f"{TABLE}: {Y} by {X}"),
-            html.P(f"partitions {first} to {last}" if first else "no complete partitions yet"),
+            html.P(
+                f"partitions {first} to {last}"
+                if first
+                else f"{TABLE} has no complete partitions yet: publish some with `just backfill`"
+            ),
             dcc.DatePickerRange(
                 id="dates",
                 min_date_allowed=first,
