@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,25 @@ RUN_RECORD = "run.json"
 HISTORY = "history.jsonl"
 
 
+_local = threading.local()
+
+
 def render_html(notebook: Path, html: Path) -> None:
     """Render an executed notebook to HTML in-process (no nbconvert subprocess)."""
     import nbformat
-    from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    body, _ = _exporter().from_notebook_node(nbformat.read(notebook, as_version=4))
     html.write_text(body)
+
+
+def _exporter() -> Any:
+    # a new exporter compiles its templates again (about 0.1 s a report); a backfill's worker
+    # threads each keep one, as exporters are not documented thread-safe
+    if not hasattr(_local, "exporter"):
+        from nbconvert import HTMLExporter
+
+        _local.exporter = HTMLExporter()
+    return _local.exporter
 
 
 def code_hash(folder: Path) -> str:
