@@ -504,6 +504,28 @@ def test_stop_all_stops_only_what_the_project_started(demo):
             just(project, "spark")
 
 
+def test_stop_bad_input(demo):
+    """`just stop` names a service or says how to stop all; an unknown name is not mistaken
+    for a stopped one; nothing is stopped on a wrong name."""
+    project, _ = demo
+    before = just(project, "services").stdout
+    result = just(project, "stop", check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("dsflow: error: which service? usage: just stop NAME")
+    assert "`just stop-all` stops them all" in result.stderr
+    result = just(project, "stop", "nope", check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "dsflow: error: unknown service 'nope': services are jupyter, airflow, explorer, spark "
+        "and dashboard jobs (running: "
+    )
+    assert result.stderr.strip().endswith("nothing was stopped")
+    result = just(project, "stop", "explorer", check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("dsflow: error: explorer is not running (running: ")
+    assert just(project, "services").stdout == before
+
+
 def test_a_stale_service_record_is_dropped(demo):
     project, _ = demo
     gone = subprocess.Popen(["true"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import textwrap
@@ -167,7 +168,10 @@ def test_notebook_job_publishes_partition_with_report(project):
     assert record["parameters"]["n"] == 4  # the override took the default's type
     assert record["checks"] == ["min_rows=1: 4 rows", "not_null(x)"]
     assert len(record["code_hash"]) == 16 and record["duration_s"] > 0
-    assert "rows 4" in (report / "report.html").read_text()
+    html = (report / "report.html").read_text()
+    assert "rows 4" in html
+    # it opens offline: no script, module or stylesheet from the internet (require.js, MathJax)
+    assert not re.search(r"""(src|href)=["']https?:|from ["']https?:""", html)
     assert "tables/squares/ds=2024-01-02 (4 rows)" in result.stdout
     out = just(project, "report", "job=squares").stdout
     assert "squares ds=2024-01-02: success" in out and "report.html" in out
@@ -323,7 +327,7 @@ def test_docker_runner_dry_run_command(project):
     """No Docker engine runs here: check the exact compose command line instead."""
     out = just(project, "run", "job=squares", "ds=2024-01-02", "runner=docker", "dry-run=true")
     assert out.stdout.strip() == (
-        f"docker compose --project-directory {project} -f {project}/docker/compose.yaml "
+        f"docker compose -f {project}/docker/compose.yaml --env-file {project}/.env "
         "run --rm runner python -m dsflow run job=squares ds=2024-01-02 runner=local"
     )
 
@@ -333,8 +337,11 @@ def test_compose_stack_dry_run_commands(project, action, tail):
     """No Docker engine runs here: `just up` / `just down` are checked by their command line,
     and without dry-run they say Docker is missing (exit 2)."""
     out = just(project, action, "dry-run=true").stdout.strip()
+    # the ports published on 127.0.0.1 come from dsflow.yml (its defaults here); no
+    # --project-directory, so compose resolves the file's `..` paths from docker/
     assert out == (
-        f"docker compose --project-directory {project} -f {project}/docker/compose.yaml "
+        "JUPYTER_PORT=8888 AIRFLOW_PORT=8080 DASH_PORT=8050 "
+        f"docker compose -f {project}/docker/compose.yaml "
         f"--env-file {project}/.env --profile services {tail}"
     )
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode:
@@ -370,6 +377,12 @@ def test_compose_builds_find_their_files(project):
     service that builds names a Dockerfile in the project, each COPY source exists in the
     build context, and base images carry a version tag."""
     compose = yaml.safe_load((project / "docker/compose.yaml").read_text())
+    runner = compose["services"]["runner"]
+    mounts = {
+        target: (project / "docker" / source).resolve()
+        for source, target in (v.split(":") for v in runner["volumes"])
+    }
+    assert mounts == {"/project": project.resolve(), "/data": (project / "datastore").resolve()}
     built = {name: svc["build"] for name, svc in compose["services"].items() if "build" in svc}
     assert {"runner", "jupyter", "explorer", "airflow"} <= set(built)
     for name, build in built.items():

@@ -139,7 +139,13 @@ def run_pipeline(project: Path, days: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dest", nargs="?", default="demo-project", help="project folder")
+    parser.add_argument(
+        "dest",
+        nargs="?",
+        default="demo-project",
+        help="project folder, relative to this checkout (default: demo-project); an existing "
+        "one is deleted and made again",
+    )
     parser.add_argument("--template", help="template repository (default: this checkout)")
     parser.add_argument("--ref", help="template git ref (default: HEAD)")
     parser.add_argument("--base-url", help="serve the samples from here instead of a local server")
@@ -189,6 +195,12 @@ def main() -> None:
         f"  dashboard:  cd {project} && just dash job=dash-observations   (then open the URL)\n"
         f"  more:       cd {project} && just"
     )
+    if server:
+        print(
+            f"  note: the download jobs fetch from {base_url}, the demo's own server, now\n"
+            f"        stopped: to run them again, serve samples/ there or point `url` in\n"
+            f"        jobs/download-*/job_specs.yaml at file://{REPO / 'samples'}/..."
+        )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import DsflowError
 from .kvargs import parse_kv
-from .project import find_project
+from .project import Project, find_project
 
 
 def _cmd_setup(args: argparse.Namespace) -> None:
@@ -296,11 +296,15 @@ def _cmd_dag(args: argparse.Namespace) -> None:
 
 
 def _cmd_airflow_ui(args: argparse.Namespace) -> None:
-    from .airflow_env import start_airflow
+    from .airflow_env import ensure_airflow, start_airflow
+    from .services import refuse_if_running
 
     parse_kv(args.params, allowed=[])
+    project = find_project()
+    refuse_if_running(project, "airflow")
+    ensure_airflow(project)  # first use installs it: say so before "starting"
     print("starting Airflow (API server, scheduler, DAG processor, triggerer; ~40 s)...")
-    service, password = start_airflow(find_project())
+    service, password = start_airflow(project)
     print(
         f"airflow: {service.url}  user admin, password {password} (AIRFLOW_ADMIN_PASSWORD in .env)"
     )
@@ -314,18 +318,22 @@ def _cmd_airflow(args: argparse.Namespace) -> None:
 
 
 def _cmd_compose(args: argparse.Namespace) -> None:
-    from .containers import compose_stack_command, run_compose
+    from .containers import compose_ports, compose_stack_command, run_compose
 
     options = parse_kv(args.params, allowed=["dry-run"])
-    cmd = compose_stack_command(find_project(), args.action)
-    raise SystemExit(run_compose(cmd, _truthy(options.get("dry-run"))))
+    project = find_project()
+    cmd = compose_stack_command(project, args.action)
+    raise SystemExit(run_compose(cmd, _truthy(options.get("dry-run")), compose_ports(project)))
 
 
 def _cmd_spark(args: argparse.Namespace) -> None:
+    from .services import refuse_if_running
     from .spark_server import start_server
 
+    project = find_project()
+    refuse_if_running(project, "spark")
     print("starting the Spark Connect server (a JVM; about 10 s)...", flush=True)
-    service = start_server(find_project())
+    service = start_server(project)
     print(f"spark: running at {service.url} (pid {service.pid}, log {service.log})")
     print("runs and notebooks of this project now use it; stop it with `just stop spark`")
 
@@ -336,8 +344,8 @@ def _cmd_services(args: argparse.Namespace) -> None:
     services = running(find_project())
     if not services:
         print(
-            "no services running (start one: just jupyter, just explorer, just spark, "
-            "just dash job=NAME)"
+            "no services running (start one: just jupyter, just airflow, just explorer, "
+            "just spark, just dash job=NAME)"
         )
         return
     width = max(len(s.name) for s in services)
@@ -349,15 +357,37 @@ def _cmd_stop(args: argparse.Namespace) -> None:
     from .services import running, stop
 
     project = find_project()
-    names = args.names or None
-    if names:
-        known = {s.name for s in running(project)}
-        missing = [n for n in names if n not in known]
-        if missing:
-            listed = ", ".join(sorted(known)) or "none"
-            raise DsflowError(f"{missing[0]} is not running (running: {listed})")
+    active = sorted(s.name for s in running(project))
+    listed = ", ".join(active) or "none"
+    if not args.all and not args.names:
+        raise DsflowError(
+            f"which service? usage: just stop NAME [NAME ...] (running: {listed}); "
+            "`just stop-all` stops them all"
+        )
+    names = None if args.all else args.names
+    for name in names or []:
+        if name not in active:
+            if name not in _service_names(project):
+                raise DsflowError(
+                    f"unknown service {name!r}: services are jupyter, airflow, explorer, spark "
+                    f"and dashboard jobs (running: {listed}); nothing was stopped"
+                )
+            raise DsflowError(f"{name} is not running (running: {listed}); nothing was stopped")
     stopped = stop(project, names)
     print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+def _service_names(project: Project) -> set[str]:
+    from .specs import load_spec
+
+    names = {"jupyter", "airflow", "explorer", "spark"}
+    for spec_file in (project.root / "jobs").glob("*/job_specs.yaml"):
+        try:
+            if load_spec(spec_file.parent).job_class == "dashboard":
+                names.add(spec_file.parent.name)
+        except DsflowError:  # a broken spec is not a service; `just run` reports it
+            continue
+    return names
 
 
 def _cmd_dash(args: argparse.Namespace) -> None:
@@ -388,10 +418,13 @@ def _cmd_explorer(args: argparse.Namespace) -> None:
 
 def _cmd_jupyter(args: argparse.Namespace) -> None:
     from .lab import start_jupyter
+    from .services import refuse_if_running
 
-    parse_kv(args.params, allowed=[])
+    port = _port_option(parse_kv(args.params, allowed=["port"]))
+    project = find_project()
+    refuse_if_running(project, "jupyter")
     print("starting Jupyter Lab...", flush=True)
-    service, url = start_jupyter(find_project())
+    service, url = start_jupyter(project, port)
     print(f"jupyter: {url}")
     print(f"  (pid {service.pid}, log {service.log}; the token is JUPYTER_TOKEN in .env)")
     print("stop it with `just stop jupyter` or `just stop-all`")
@@ -611,8 +644,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("services", help="list the background services this project runs")
     p.set_defaults(func=_cmd_services)
 
-    p = sub.add_parser("stop", help="stop background services by name (all when none named)")
+    p = sub.add_parser("stop", help="stop background services by name (--all: every one)")
     p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--all", action="store_true", help="stop every service this project started")
     p.set_defaults(func=_cmd_stop)
     return parser
 

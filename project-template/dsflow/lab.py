@@ -31,13 +31,14 @@ def _status(url: str) -> int:
         return 0
 
 
-def start_jupyter(project: Project) -> tuple[services.Service, str]:
-    """Start Jupyter Lab; returns the service and the URL to open (with its token)."""
+def start_jupyter(project: Project, port: int | None = None) -> tuple[services.Service, str]:
+    """Start Jupyter Lab on ``port`` (default ``ports.jupyter``); returns the service and the
+    URL to open (with its token)."""
     check_java()  # a Spark notebook without Java fails late and obscurely: say it now
     env_file = project.root / ".env"
     ensure_secrets(env_file)
     token = read_env(env_file)["JUPYTER_TOKEN"]
-    port = load_settings(project).ports.get("jupyter", 8888)
+    port = port or load_settings(project).ports.get("jupyter", 8888)
     base = f"http://127.0.0.1:{port}"
     command = [
         str(project.root / ".venv" / "bin" / "jupyter"),
@@ -56,7 +57,7 @@ def start_jupyter(project: Project) -> tuple[services.Service, str]:
         command,
         port=port,
         url=base + "/lab",
-        port_setting="set ports.jupyter in dsflow.yml to a free port",
+        port_setting="choose another: just jupyter port=NNNN (or set ports.jupyter in dsflow.yml)",
         env={"JUPYTER_TOKEN": token, "DSFLOW_PROJECT_ROOT": str(project.root)},
         ready=lambda: _status(f"{base}/api/status?token={token}") == 200,
         timeout=90,

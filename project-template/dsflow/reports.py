@@ -23,13 +23,26 @@ def render_html(notebook: Path, html: Path) -> None:
     html.write_text(body)
 
 
+# JupyterLab's look without the scripts it loads from a CDN (require.js, MathJax, Mermaid):
+# a report opens offline, and from the explorer's /reports/ without reaching the internet
+_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
 def _exporter() -> Any:
     # a new exporter compiles its templates again (about 0.1 s a report); a backfill's worker
     # threads each keep one, as exporters are not documented thread-safe
     if not hasattr(_local, "exporter"):
+        import jinja2
         from nbconvert import HTMLExporter
 
-        _local.exporter = HTMLExporter()
+        _local.exporter = HTMLExporter(
+            extra_loaders=[jinja2.DictLoader({"dsflow_report.html.j2": _TEMPLATE})],
+            template_file="dsflow_report.html.j2",
+        )
     return _local.exporter
 
 

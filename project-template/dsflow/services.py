@@ -116,6 +116,16 @@ def start(
         return _start(project, name, command, port, url, port_setting, env, ready, timeout)
 
 
+def refuse_if_running(project: Project, name: str) -> None:
+    """Raise, saying where it runs, when service ``name`` already runs."""
+    existing = get(project, name)
+    if existing:
+        raise DsflowError(
+            f"{name} is already running at {existing.url} (pid {existing.pid}); "
+            f"stop it with `just stop {name}`"
+        )
+
+
 def _start(
     project: Project,
     name: str,
@@ -127,12 +137,7 @@ def _start(
     ready: Callable[[], bool] | None,
     timeout: float,
 ) -> Service:
-    existing = get(project, name)
-    if existing:
-        raise DsflowError(
-            f"{name} is already running at {existing.url} (pid {existing.pid}); "
-            f"stop it with `just stop {name}`"
-        )
+    refuse_if_running(project, name)
     if not port_free(port):
         raise DsflowError(f"port {port} on 127.0.0.1 is already in use; {port_setting}")
     folder = state_dir(project)
