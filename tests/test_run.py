@@ -340,7 +340,7 @@ def test_compose_stack_dry_run_commands(project, action, tail):
     # the ports published on 127.0.0.1 come from dsflow.yml (its defaults here); no
     # --project-directory, so compose resolves the file's `..` paths from docker/
     assert out == (
-        "JUPYTER_PORT=8888 AIRFLOW_PORT=8080 DASH_PORT=8050 "
+        "JUPYTER_PORT=8888 AIRFLOW_PORT=8080 EXPLORER_PORT=8049 "
         f"docker compose -f {project}/docker/compose.yaml "
         f"--env-file {project}/.env --profile services {tail}"
     )

@@ -37,7 +37,7 @@ def compose_ports(project: Project) -> dict[str, str]:
     return {
         "JUPYTER_PORT": str(ports.get("jupyter", 8888)),
         "AIRFLOW_PORT": str(ports.get("airflow", 8080)),
-        "DASH_PORT": str(ports.get("dash", 8050)),
+        "EXPLORER_PORT": str(ports.get("explorer", 8049)),
     }
 
 

@@ -148,8 +148,7 @@ def start_explorer(project: Project, port: int | None = None) -> services.Servic
     """Serve the datastore explorer (``dsflow.explorer``) in the background."""
     if port is None:
         running = services.get(project, "explorer")
-        first = load_settings(project).ports.get("dash", 8050)
-        port = running.port if running else _free_port(project, first)
+        port = running.port if running else load_settings(project).ports.get("explorer", 8049)
     url = f"http://127.0.0.1:{port}/"
     return services.start(
         project,
@@ -157,7 +156,7 @@ def start_explorer(project: Project, port: int | None = None) -> services.Servic
         [sys.executable, "-m", "dsflow.explorer"],
         port=port,
         url=url,
-        port_setting="choose another: just explorer port=NNNN",
+        port_setting="choose another: just explorer port=NNNN (or ports.explorer in dsflow.yml)",
         env={"DSFLOW_PROJECT_ROOT": str(project.root), PORT_ENV: str(port)},
         ready=lambda: _answers(url),
         timeout=60,
