@@ -38,7 +38,10 @@ def airflow_env(project: Project) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        # the CLI quiet unless asked (INFO shows each task's output in `dags test`)
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get(
+            "AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"
+        ),
     }
 
 
@@ -132,6 +135,7 @@ def start_airflow(project: Project) -> tuple[Any, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",  # task logs in the UI keep the job's output
     }
     service = services.start(
         project,
