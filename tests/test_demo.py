@@ -523,7 +523,11 @@ def test_stop_bad_input(demo):
     result = just(project, "stop", "explorer", check=False)
     assert result.returncode == 2
     assert result.stderr.startswith("dsflow: error: explorer is not running (running: ")
+    result = just(project, "stop-all", "spark", check=False)
+    assert result.returncode == 2 and "`just stop-all` takes no names" in result.stderr
     assert just(project, "services").stdout == before
+    usage = just(project, "services", "--help").stdout
+    assert usage.startswith("usage: just services") and "list the background services" in usage
 
 
 def test_a_stale_service_record_is_dropped(demo):

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import DsflowError
 from .kvargs import parse_kv
@@ -359,6 +360,8 @@ def _cmd_stop(args: argparse.Namespace) -> None:
     project = find_project()
     active = sorted(s.name for s in running(project))
     listed = ", ".join(active) or "none"
+    if args.all and args.names:
+        raise DsflowError("`just stop-all` takes no names; `just stop NAME` stops one")
     if not args.all and not args.names:
         raise DsflowError(
             f"which service? usage: just stop NAME [NAME ...] (running: {listed}); "
@@ -494,6 +497,13 @@ def _cmd_pair(args: argparse.Namespace) -> None:
     print(f"paired {' and '.join(str(f) for f in files)}: Jupyter keeps them in step on save")
 
 
+def _add(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` (``just NAME --help``) says what it does."""
+    kwargs.setdefault("description", kwargs.get("help"))
+    kwargs.setdefault("prog", f"just {name}")  # what users type; the recipe calls dsflow
+    return sub.add_parser(name, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``dsflow`` command."""
     parser = argparse.ArgumentParser(
@@ -502,13 +512,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("setup", help="check Java, install the Jupyter kernel, generate .env")
+    p = _add(sub, "setup", help="check Java, install the Jupyter kernel, generate .env")
     p.set_defaults(func=_cmd_setup)
 
-    p = sub.add_parser("templates", help="list job templates with one-line descriptions")
+    p = _add(sub, "templates", help="list job templates with one-line descriptions")
     p.set_defaults(func=_cmd_templates)
 
-    p = sub.add_parser(
+    p = _add(
+        sub,
         "new-job",
         help="render a job from a template into jobs/<job>/",
         description="Render a job from the template source and version this project records.",
@@ -519,11 +530,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-input", action="store_true", help="never prompt; use defaults")
     p.set_defaults(func=_cmd_new_job)
 
-    p = sub.add_parser("update", help="copier update the project, then every job")
+    p = _add(sub, "update", help="copier update the project, then every job")
     p.add_argument("options", nargs="*", metavar="to=VERSION", help="target tag (default: latest)")
     p.set_defaults(func=_cmd_update)
 
-    p = sub.add_parser(
+    p = _add(
+        sub,
         "run",
         help="run one job for one partition: run job=NAME [ds=...] [key=value ...]",
         description=(
@@ -535,18 +547,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("params", nargs="*", metavar="key=value")
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("report", help="show the latest run report: report job=NAME [ds=...]")
+    p = _add(sub, "report", help="show the latest run report: report job=NAME [ds=...]")
     p.add_argument("params", nargs="*", metavar="key=value")
     p.set_defaults(func=_cmd_report)
 
-    p = sub.add_parser("tree", help="show the datastore: datasets, tables, partitions")
+    p = _add(sub, "tree", help="show the datastore: datasets, tables, partitions")
     p.set_defaults(func=_cmd_tree)
 
-    p = sub.add_parser("graph", help="the job graph: graph [format=text|mermaid]")
+    p = _add(sub, "graph", help="the job graph: graph [format=text|mermaid]")
     p.add_argument("params", nargs="*", metavar="key=value")
     p.set_defaults(func=_cmd_graph)
 
-    p = sub.add_parser(
+    p = _add(
+        sub,
         "pipeline",
         help="run every job (or job=X, +X, X+) for one partition, in dependency order",
         description=(
@@ -557,7 +570,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("params", nargs="*", metavar="key=value")
     p.set_defaults(func=_cmd_pipeline)
 
-    p = sub.add_parser(
+    p = _add(
+        sub,
         "backfill",
         help="run what is missing or stale from start to end (end included)",
         description=(
@@ -570,27 +584,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("params", nargs="*", metavar="key=value")
     p.set_defaults(func=_cmd_backfill)
 
-    p = sub.add_parser(
-        "status", help="datasets x partitions grid: status [start= end=] [format=json]"
-    )
+    p = _add(sub, "status", help="datasets x partitions grid: status [start= end=] [format=json]")
     p.add_argument("params", nargs="*", metavar="key=value")
     p.set_defaults(func=_cmd_status)
 
     for action, text in (("up", "start the compose stack"), ("down", "stop the compose stack")):
-        p = sub.add_parser(action, help=f"{text} (Jupyter, Airflow, explorer): [dry-run=true]")
+        p = _add(sub, action, help=f"{text} (Jupyter, Airflow, explorer): [dry-run=true]")
         p.add_argument("params", nargs="*", metavar="key=value")
         p.set_defaults(func=_cmd_compose, action=action)
 
-    p = sub.add_parser("dag", help="generate Airflow 3 DAG files into airflow/dags/")
+    p = _add(sub, "dag", help="generate Airflow 3 DAG files into airflow/dags/")
     p.set_defaults(func=_cmd_dag)
 
-    p = sub.add_parser(
-        "airflow", help="start Airflow (UI/API on 127.0.0.1, scheduler) in the background"
+    p = _add(
+        sub, "airflow", help="start Airflow (UI/API on 127.0.0.1, scheduler) in the background"
     )
     p.add_argument("params", nargs="*", metavar="key=value")
     p.set_defaults(func=_cmd_airflow_ui)
 
-    p = sub.add_parser(
+    p = _add(
+        sub,
         "airflow-cli",
         help="run the Airflow CLI in the project's Airflow environment (made on first use)",
         add_help=False,
@@ -598,26 +611,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_airflow)
 
-    p = sub.add_parser(
-        "spark", help="start the project's Spark Connect server in the background (warm runs)"
+    p = _add(
+        sub, "spark", help="start the project's Spark Connect server in the background (warm runs)"
     )
     p.set_defaults(func=_cmd_spark)
 
-    p = sub.add_parser(
-        "dash", help="serve a dashboard job in the background: dash job=NAME [port=NNNN]"
-    )
+    p = _add(sub, "dash", help="serve a dashboard job in the background: dash job=NAME [port=NNNN]")
     p.add_argument("params", nargs="*", metavar="key=value")
     p.set_defaults(func=_cmd_dash)
 
-    p = sub.add_parser("explorer", help="serve the datastore explorer dashboard: [port=NNNN]")
+    p = _add(sub, "explorer", help="serve the datastore explorer dashboard: [port=NNNN]")
     p.add_argument("params", nargs="*", metavar="key=value")
     p.set_defaults(func=_cmd_explorer)
 
-    p = sub.add_parser("jupyter", help="start Jupyter Lab in the background (token from .env)")
+    p = _add(sub, "jupyter", help="start Jupyter Lab in the background (token from .env)")
     p.add_argument("params", nargs="*", metavar="key=value")
     p.set_defaults(func=_cmd_jupyter)
 
-    p = sub.add_parser(
+    p = _add(
+        sub,
         "infer-schema",
         help="schema of a CSV/JSON/Parquet file or folder, printed and saved as YAML",
         description=(
@@ -628,23 +640,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("params", nargs="*", metavar="key=value")
     p.set_defaults(func=_cmd_infer_schema)
 
-    p = sub.add_parser("adhoc", help="create adhoc/NAME.py, a notebook opening path= if given")
+    p = _add(sub, "adhoc", help="create adhoc/NAME.py, a notebook opening path= if given")
     p.add_argument("name", help="notebook name (lowercase, digits, '-' and '_')")
     p.add_argument("params", nargs="*", metavar="path=FILE")
     p.set_defaults(func=_cmd_adhoc)
 
-    p = sub.add_parser("convert", help="convert a notebook: convert path=X to=ipynb|py")
+    p = _add(sub, "convert", help="convert a notebook: convert path=X to=ipynb|py")
     p.add_argument("params", nargs="*", metavar="key=value")
     p.set_defaults(func=_cmd_convert)
 
-    p = sub.add_parser("pair", help="pair a .ipynb with a jupytext .py and sync them: path=X")
+    p = _add(sub, "pair", help="pair a .ipynb with a jupytext .py and sync them: path=X")
     p.add_argument("params", nargs="*", metavar="key=value")
     p.set_defaults(func=_cmd_pair)
 
-    p = sub.add_parser("services", help="list the background services this project runs")
+    p = _add(sub, "services", help="list the background services this project runs")
     p.set_defaults(func=_cmd_services)
 
-    p = sub.add_parser("stop", help="stop background services by name (--all: every one)")
+    p = _add(sub, "stop", help="stop background services by name (--all: every one)")
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--all", action="store_true", help="stop every service this project started")
     p.set_defaults(func=_cmd_stop)
