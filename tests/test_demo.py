@@ -362,6 +362,7 @@ def test_jupyter_is_protected_by_the_project_token(demo):
         assert _status_code(f"{api}/status") == 403
         again = just(project, "jupyter", check=False)
         assert again.returncode == 2 and "jupyter is already running at" in again.stderr
+        assert "starting" not in again.stdout  # refused before announcing anything
 
         notebook = "jobs/create-table-fct-observations/notebook.py"
         _, body = _get(f"{api}/contents/{notebook}?type=notebook&token={token}")

@@ -147,6 +147,7 @@ def start_airflow(project: Project) -> tuple[Any, str]:
         env=env,
         ready=lambda: _healthy(base),
         timeout=180,
+        announce="starting Airflow (API server, scheduler, DAG processor, triggerer; ~40 s)...",
     )
     return service, password
 

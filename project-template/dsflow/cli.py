@@ -209,9 +209,10 @@ def _run_plan(project, settings, graph, jobs, start, end, options, force) -> Non
     server = None
     notebooks = any(graph.jobs[t.job].job_class == "notebook" for t in todo)
     if notebooks and not spark_remote(project):
-        print("starting a Spark Connect server for this run (stopped at the end)...", flush=True)
         try:
-            server = start_server(project)
+            server = start_server(
+                project, "starting a Spark Connect server for this run (stopped at the end)..."
+            )
         except DsflowError as exc:  # e.g. its port is taken: slower, not broken
             print(f"warning: {exc}; each run starts its own Spark instead", flush=True)
     try:
@@ -297,15 +298,10 @@ def _cmd_dag(args: argparse.Namespace) -> None:
 
 
 def _cmd_airflow_ui(args: argparse.Namespace) -> None:
-    from .airflow_env import ensure_airflow, start_airflow
-    from .services import refuse_if_running
+    from .airflow_env import start_airflow
 
     parse_kv(args.params, allowed=[])
-    project = find_project()
-    refuse_if_running(project, "airflow")
-    ensure_airflow(project)  # first use installs it: say so before "starting"
-    print("starting Airflow (API server, scheduler, DAG processor, triggerer; ~40 s)...")
-    service, password = start_airflow(project)
+    service, password = start_airflow(find_project())
     print(
         f"airflow: {service.url}  user admin, password {password} (AIRFLOW_ADMIN_PASSWORD in .env)"
     )
@@ -328,13 +324,9 @@ def _cmd_compose(args: argparse.Namespace) -> None:
 
 
 def _cmd_spark(args: argparse.Namespace) -> None:
-    from .services import refuse_if_running
     from .spark_server import start_server
 
-    project = find_project()
-    refuse_if_running(project, "spark")
-    print("starting the Spark Connect server (a JVM; about 10 s)...", flush=True)
-    service = start_server(project)
+    service = start_server(find_project())
     print(f"spark: running at {service.url} (pid {service.pid}, log {service.log})")
     print("runs and notebooks of this project now use it; stop it with `just stop spark`")
 
@@ -421,13 +413,8 @@ def _cmd_explorer(args: argparse.Namespace) -> None:
 
 def _cmd_jupyter(args: argparse.Namespace) -> None:
     from .lab import start_jupyter
-    from .services import refuse_if_running
 
-    port = _port_option(parse_kv(args.params, allowed=["port"]))
-    project = find_project()
-    refuse_if_running(project, "jupyter")
-    print("starting Jupyter Lab...", flush=True)
-    service, url = start_jupyter(project, port)
+    service, url = start_jupyter(find_project(), _port_option(parse_kv(args.params, ["port"])))
     print(f"jupyter: {url}")
     print(f"  (pid {service.pid}, log {service.log}; the token is JUPYTER_TOKEN in .env)")
     print("stop it with `just stop jupyter` or `just stop-all`")

@@ -61,5 +61,6 @@ def start_jupyter(project: Project, port: int | None = None) -> tuple[services.S
         env={"JUPYTER_TOKEN": token, "DSFLOW_PROJECT_ROOT": str(project.root)},
         ready=lambda: _status(f"{base}/api/status?token={token}") == 200,
         timeout=90,
+        announce="starting Jupyter Lab...",
     )
     return service, f"{base}/lab?token={token}"

@@ -103,69 +103,55 @@ def start(
     env: dict[str, str] | None = None,
     ready: Callable[[], bool] | None = None,
     timeout: float = 90.0,
+    announce: str | None = None,
 ) -> Service:
     """Start ``command`` in the background as service ``name`` and wait until it answers.
 
-    ``port_setting`` tells the user how to pick another port when ``port`` is taken. Two
+    ``port_setting`` tells the user how to pick another port when ``port`` is taken;
+    ``announce`` is printed once the service is known not to run and its port is free. Two
     starts of one service at once are serialised: the second finds the first running.
     """
     folder = state_dir(project)
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / f"{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _start(project, name, command, port, url, port_setting, env, ready, timeout)
-
-
-def refuse_if_running(project: Project, name: str) -> None:
-    """Raise, saying where it runs, when service ``name`` already runs."""
-    existing = get(project, name)
-    if existing:
-        raise DsflowError(
-            f"{name} is already running at {existing.url} (pid {existing.pid}); "
-            f"stop it with `just stop {name}`"
-        )
-
-
-def _start(
-    project: Project,
-    name: str,
-    command: list[str],
-    port: int,
-    url: str,
-    port_setting: str,
-    env: dict[str, str] | None,
-    ready: Callable[[], bool] | None,
-    timeout: float,
-) -> Service:
-    refuse_if_running(project, name)
-    if not port_free(port):
-        raise DsflowError(f"port {port} on 127.0.0.1 is already in use; {port_setting}")
-    folder = state_dir(project)
-    log = folder / f"{name}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            command,
-            cwd=project.root,
-            env={**os.environ, **(env or {})},
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stop() signals exactly that
-        )
-    service = Service(name, proc.pid, _start_time(proc.pid), port, url, str(log), command)
-    (folder / f"{name}.json").write_text(json.dumps(asdict(service), indent=2) + "\n")
-    check = ready or (lambda: listening(port))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            (folder / f"{name}.json").unlink(missing_ok=True)
-            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
-            raise DsflowError(f"{name} exited with {proc.returncode} at start: {tail[0]} ({log})")
-        if check():
-            return service
-        time.sleep(0.25)
-    stop_service(service)
-    raise DsflowError(f"{name} did not answer on port {port} within {timeout:.0f} s; see {log}")
+        existing = get(project, name)
+        if existing:
+            raise DsflowError(
+                f"{name} is already running at {existing.url} (pid {existing.pid}); "
+                f"stop it with `just stop {name}`"
+            )
+        if not port_free(port):
+            raise DsflowError(f"port {port} on 127.0.0.1 is already in use; {port_setting}")
+        if announce:
+            print(announce, flush=True)
+        log = folder / f"{name}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                command,
+                cwd=project.root,
+                env={**os.environ, **(env or {})},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stop() signals exactly that
+            )
+        service = Service(name, proc.pid, _start_time(proc.pid), port, url, str(log), command)
+        (folder / f"{name}.json").write_text(json.dumps(asdict(service), indent=2) + "\n")
+        check = ready or (lambda: listening(port))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                (folder / f"{name}.json").unlink(missing_ok=True)
+                tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
+                raise DsflowError(
+                    f"{name} exited with {proc.returncode} at start: {tail[0]} ({log})"
+                )
+            if check():
+                return service
+            time.sleep(0.25)
+        stop_service(service)
+        raise DsflowError(f"{name} did not answer on port {port} within {timeout:.0f} s; see {log}")
 
 
 def stop_service(service: Service, grace: float = 10.0) -> bool:

@@ -46,8 +46,11 @@ def server_command(project: Project, port: int) -> list[str]:
     ]
 
 
-def start_server(project: Project) -> services.Service:
-    """Start the server (refusing if it already runs or its port is taken)."""
+def start_server(
+    project: Project, announce: str = "starting the Spark Connect server (a JVM; about 10 s)..."
+) -> services.Service:
+    """Start the server (refusing if it already runs or its port is taken); ``announce`` is
+    printed once it is about to start."""
     port = load_settings(project).ports.get("spark", 15002)
     return services.start(
         project,
@@ -60,6 +63,7 @@ def start_server(project: Project) -> services.Service:
             "SPARK_LOCAL_IP": "127.0.0.1",
             "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
         },
+        announce=announce,
     )
 
 
