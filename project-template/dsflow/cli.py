@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -484,11 +484,22 @@ def _cmd_pair(args: argparse.Namespace) -> None:
     print(f"paired {' and '.join(str(f) for f in files)}: Jupyter keeps them in step on save")
 
 
-def _add(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
-    """A subcommand whose ``--help`` (``just NAME --help``) says what it does."""
+def _add(
+    sub: Any,
+    name: str,
+    func: Callable[[argparse.Namespace], None],
+    params: bool = False,
+    **kwargs: Any,
+) -> argparse.ArgumentParser:
+    """Subcommand ``name`` running ``func``, taking ``key=value`` words when ``params``; its
+    ``--help`` (``just NAME --help``) says what it does."""
     kwargs.setdefault("description", kwargs.get("help"))
     kwargs.setdefault("prog", f"just {name}")  # what users type; the recipe calls dsflow
-    return sub.add_parser(name, **kwargs)
+    parser = sub.add_parser(name, **kwargs)
+    if params:
+        parser.add_argument("params", nargs="*", metavar="key=value")
+    parser.set_defaults(func=func)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -499,15 +510,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = _add(sub, "setup", help="check Java, install the Jupyter kernel, generate .env")
-    p.set_defaults(func=_cmd_setup)
+    _add(sub, "setup", _cmd_setup, help="check Java, install the Jupyter kernel, generate .env")
 
-    p = _add(sub, "templates", help="list job templates with one-line descriptions")
-    p.set_defaults(func=_cmd_templates)
+    _add(sub, "templates", _cmd_templates, help="list job templates with one-line descriptions")
 
     p = _add(
         sub,
         "new-job",
+        _cmd_new_job,
         help="render a job from a template into jobs/<job>/",
         description="Render a job from the template source and version this project records.",
     )
@@ -515,51 +525,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="dataset or table name, e.g. meteoparis")
     p.add_argument("params", nargs="*", metavar="key=value", help="template parameters")
     p.add_argument("--no-input", action="store_true", help="never prompt; use defaults")
-    p.set_defaults(func=_cmd_new_job)
 
-    p = _add(sub, "update", help="copier update the project, then every job")
+    p = _add(sub, "update", _cmd_update, help="copier update the project, then every job")
     p.add_argument("options", nargs="*", metavar="to=VERSION", help="target tag (default: latest)")
-    p.set_defaults(func=_cmd_update)
 
-    p = _add(
+    _add(
         sub,
         "run",
+        _cmd_run,
         help="run one job for one partition: run job=NAME [ds=...] [key=value ...]",
         description=(
             "Run a job for one partition. ds defaults to the last complete period (UTC): "
             "yesterday for daily jobs. runner=docker runs it in the compose runner service; "
             "dry-run=true prints what would run."
         ),
+        params=True,
     )
-    p.add_argument("params", nargs="*", metavar="key=value")
-    p.set_defaults(func=_cmd_run)
 
-    p = _add(sub, "report", help="show the latest run report: report job=NAME [ds=...]")
-    p.add_argument("params", nargs="*", metavar="key=value")
-    p.set_defaults(func=_cmd_report)
+    _add(
+        sub,
+        "report",
+        _cmd_report,
+        help="show the latest run report: report job=NAME [ds=...]",
+        params=True,
+    )
 
-    p = _add(sub, "tree", help="show the datastore: datasets, tables, partitions")
-    p.set_defaults(func=_cmd_tree)
+    _add(sub, "tree", _cmd_tree, help="show the datastore: datasets, tables, partitions")
 
-    p = _add(sub, "graph", help="the job graph: graph [format=text|mermaid]")
-    p.add_argument("params", nargs="*", metavar="key=value")
-    p.set_defaults(func=_cmd_graph)
+    _add(sub, "graph", _cmd_graph, help="the job graph: graph [format=text|mermaid]", params=True)
 
-    p = _add(
+    _add(
         sub,
         "pipeline",
+        _cmd_pipeline,
         help="run every job (or job=X, +X, X+) for one partition, in dependency order",
         description=(
             "Run jobs for one partition in dependency order. job=X runs X alone, job=+X X and "
             "its upstream, job=X+ X and its downstream. A failure stops its downstream only."
         ),
+        params=True,
     )
-    p.add_argument("params", nargs="*", metavar="key=value")
-    p.set_defaults(func=_cmd_pipeline)
 
-    p = _add(
+    _add(
         sub,
         "backfill",
+        _cmd_backfill,
         help="run what is missing or stale from start to end (end included)",
         description=(
             "Plan every (job, partition) from start to end, both included; skip partitions "
@@ -567,92 +577,123 @@ def build_parser() -> argparse.ArgumentParser:
             "say why the others run. parallel=N runs independent work at once; force=true "
             "reruns everything; dry-run=true prints the plan and writes nothing."
         ),
+        params=True,
     )
-    p.add_argument("params", nargs="*", metavar="key=value")
-    p.set_defaults(func=_cmd_backfill)
 
-    p = _add(sub, "status", help="datasets x partitions grid: status [start= end=] [format=json]")
-    p.add_argument("params", nargs="*", metavar="key=value")
-    p.set_defaults(func=_cmd_status)
+    _add(
+        sub,
+        "status",
+        _cmd_status,
+        help="datasets x partitions grid: status [start= end=] [format=json]",
+        params=True,
+    )
 
     for action, text in (("up", "start the compose stack"), ("down", "stop the compose stack")):
-        p = _add(sub, action, help=f"{text} (Jupyter, Airflow, explorer): [dry-run=true]")
-        p.add_argument("params", nargs="*", metavar="key=value")
-        p.set_defaults(func=_cmd_compose, action=action)
+        p = _add(
+            sub, action, _cmd_compose, help=f"{text} (Jupyter, Airflow, explorer)", params=True
+        )
+        p.set_defaults(action=action)
 
-    p = _add(sub, "dag", help="generate Airflow 3 DAG files into airflow/dags/")
-    p.set_defaults(func=_cmd_dag)
+    _add(sub, "dag", _cmd_dag, help="generate Airflow 3 DAG files into airflow/dags/")
 
-    p = _add(
-        sub, "airflow", help="start Airflow (UI/API on 127.0.0.1, scheduler) in the background"
+    _add(
+        sub,
+        "airflow",
+        _cmd_airflow_ui,
+        help="start Airflow (UI/API on 127.0.0.1, scheduler) in the background",
+        params=True,
     )
-    p.add_argument("params", nargs="*", metavar="key=value")
-    p.set_defaults(func=_cmd_airflow_ui)
 
     p = _add(
         sub,
         "airflow-cli",
+        _cmd_airflow,
         help="run the Airflow CLI in the project's Airflow environment (made on first use)",
         add_help=False,
     )
     p.add_argument("args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_cmd_airflow)
 
-    p = _add(
-        sub, "spark", help="start the project's Spark Connect server in the background (warm runs)"
+    _add(
+        sub,
+        "spark",
+        _cmd_spark,
+        help="start the project's Spark Connect server in the background (warm runs)",
     )
-    p.set_defaults(func=_cmd_spark)
 
-    p = _add(sub, "dash", help="serve a dashboard job in the background: dash job=NAME [port=NNNN]")
-    p.add_argument("params", nargs="*", metavar="key=value")
-    p.set_defaults(func=_cmd_dash)
+    _add(
+        sub,
+        "dash",
+        _cmd_dash,
+        help="serve a dashboard job in the background: dash job=NAME [port=NNNN]",
+        params=True,
+    )
 
-    p = _add(sub, "explorer", help="serve the datastore explorer dashboard: [port=NNNN]")
-    p.add_argument("params", nargs="*", metavar="key=value")
-    p.set_defaults(func=_cmd_explorer)
+    _add(
+        sub,
+        "explorer",
+        _cmd_explorer,
+        help="serve the datastore explorer dashboard: [port=NNNN]",
+        params=True,
+    )
 
-    p = _add(sub, "jupyter", help="start Jupyter Lab in the background (token from .env)")
-    p.add_argument("params", nargs="*", metavar="key=value")
-    p.set_defaults(func=_cmd_jupyter)
+    _add(
+        sub,
+        "jupyter",
+        _cmd_jupyter,
+        help="start Jupyter Lab in the background (token from .env)",
+        params=True,
+    )
 
-    p = _add(
+    _add(
         sub,
         "infer-schema",
+        _cmd_infer_schema,
         help="schema of a CSV/JSON/Parquet file or folder, printed and saved as YAML",
         description=(
             "Infer the schema of path= (CSV delimiter detected) with pyarrow; print it and save "
             "it to out= (default config/schemas/<dataset>.yaml), ready for a job's `schema:`."
         ),
+        params=True,
     )
-    p.add_argument("params", nargs="*", metavar="key=value")
-    p.set_defaults(func=_cmd_infer_schema)
 
-    p = _add(sub, "adhoc", help="create adhoc/NAME.py, a notebook opening path= if given")
+    p = _add(
+        sub, "adhoc", _cmd_adhoc, help="create adhoc/NAME.py, a notebook opening path= if given"
+    )
     p.add_argument("name", help="notebook name (lowercase, digits, '-' and '_')")
     p.add_argument("params", nargs="*", metavar="path=FILE")
-    p.set_defaults(func=_cmd_adhoc)
 
-    p = _add(sub, "convert", help="convert a notebook: convert path=X to=ipynb|py")
-    p.add_argument("params", nargs="*", metavar="key=value")
-    p.set_defaults(func=_cmd_convert)
+    _add(
+        sub,
+        "convert",
+        _cmd_convert,
+        help="convert a notebook: convert path=X to=ipynb|py",
+        params=True,
+    )
 
-    p = _add(sub, "pair", help="pair a .ipynb with a jupytext .py and sync them: path=X")
-    p.add_argument("params", nargs="*", metavar="key=value")
-    p.set_defaults(func=_cmd_pair)
+    _add(
+        sub,
+        "pair",
+        _cmd_pair,
+        help="pair a .ipynb with a jupytext .py and sync them: path=X",
+        params=True,
+    )
 
-    p = _add(sub, "services", help="list the background services this project runs")
-    p.set_defaults(func=_cmd_services)
+    _add(sub, "services", _cmd_services, help="list the background services this project runs")
 
-    p = _add(sub, "stop", help="stop background services by name (--all: every one)")
+    p = _add(sub, "stop", _cmd_stop, help="stop background services by name (--all: every one)")
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--all", action="store_true", help="stop every service this project started")
-    p.set_defaults(func=_cmd_stop)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run one command; user errors become one line on stderr and exit 2."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "airflow-cli":  # argparse keeps a leading option (--help) out of REMAINDER
+        args.args = unknown + args.args
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         args.func(args)
     except DsflowError as exc:
