@@ -1,6 +1,6 @@
 """Download one partition's file into the run's staging folder.
 
-The dsflow runner starts this script as ``python download.py`` in the job folder, with every
+The dsflow runner starts this as ``python -m dsflow.download`` in the job folder, with every
 resolved parameter as JSON in the ``TASK_SPECS`` environment variable (``url``, ``file_name``,
 ``max_bytes``, ``sha256``, ``decompress``, optional ``timeout_s``, ``retries``, ``backoff_s``,
 plus ``job_name``, ``ds`` and ``sink_path``). ``sink_path`` is an empty staging folder: the
@@ -676,7 +676,7 @@ def main(
     env = os.environ if env is None else env
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    prefix = "download.py"
+    prefix = "dsflow.download"
     try:
         specs = load_specs(env)
         prefix = prefix_of(specs)

@@ -22,7 +22,7 @@ import jinja2
 
 from .checks import count_rows, run_checks
 from .errors import DsflowError
-from .execute import JobFailed, run_notebook, run_script
+from .execute import JobFailed, run_notebook, run_script, script_command
 from .kernels import KernelPool
 from .locks import partition_lock
 from .partitions import Partition, default_partition, parse_partition, partition_range, shift
@@ -327,7 +327,7 @@ def _run_locked(
         "run_id": run_id,
         "started_at": datetime.fromtimestamp(started, UTC).isoformat(),
         "parameters": {k: v for k, v in params.items() if k not in ("sink_path", "sink_paths")},
-        "code_hash": code_hash(spec.folder),
+        "code_hash": code_hash(spec),
         "parameters_hash": phash,
         "upstream": _upstream(settings, spec, part),
     }
@@ -335,7 +335,7 @@ def _run_locked(
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     label = f"{spec.name} {part.label}"
-    print(f"run {label}: {spec.script.name} ({spec.job_class})", flush=True)
+    print(f"run {label}: {spec.code_name} ({spec.job_class})", flush=True)
     try:
         try:
             _execute(spec, params, reports, kernels)
@@ -388,7 +388,7 @@ def _execute(
         engine = kernels.engine_kwargs(spec.folder) if kernels else None
         run_notebook(spec.script, reports / "report.ipynb", params, spec.folder, engine)
     else:
-        run_script(spec.script, params, spec.folder, reports / "log.txt")
+        run_script(script_command(spec), params, spec.folder, reports / "log.txt")
 
 
 def _report_file(reports: Path) -> Path:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import re
+
 import yaml
 
 from .errors import DsflowError
@@ -17,13 +19,18 @@ from .partitions import GRAINS
 from .project import Project
 
 SPEC_FILE = "job_specs.yaml"
+MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 JOB_CLASSES = ("notebook", "command-line", "dashboard")
 TABLE_KINDS = ("fact", "dimension")
 INPUT_MAPPINGS = ("same", "previous", "all")  # plus last_<N>
 KNOWN_KEYS = {
-    "job_name", "class", "script", "grain", "inputs", "outputs",
+    "job_name", "class", "script", "module", "grain", "inputs", "outputs",
     "job_parameters", "task_specs", "checks", "description",
 }  # fmt: skip
+# The keys whose values change what a run produces: with the code, they make the code hash.
+OUTPUT_KEYS = (
+    "class", "script", "module", "grain", "inputs", "outputs", "checks", "task_specs",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -48,13 +55,20 @@ class JobSpec:
     name: str
     folder: Path
     job_class: str
-    script: Path
+    script: Path | None  # the notebook or script in the job folder; None for a module job
     grain: str
     inputs: list[DatasetRef]
     outputs: list[DatasetRef]
     job_parameters: dict[str, Any]
     task_specs: dict[str, Any]
     checks: list[dict[str, Any]] = field(default_factory=list)
+    module: str | None = None  # a command-line job may run `python -m <module>` instead
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def code_name(self) -> str:
+        """What runs, as a user reads it: the script's file name or ``-m <module>``."""
+        return self.script.name if self.script else f"-m {self.module}"
 
 
 class _Where:
@@ -138,16 +152,25 @@ def load_spec(folder: Path, default_grain: str = "daily") -> JobSpec:
     job_class = data.get("class")
     if job_class not in JOB_CLASSES:
         raise where.error("class", f"must be one of {', '.join(JOB_CLASSES)}, not {job_class!r}")
-    script = data.get("script")
-    if not script or not isinstance(script, str):
-        raise where.error("script", "missing: name the notebook or script file of the job")
-    script_path = (folder / script).resolve()
-    if folder.resolve() not in script_path.parents:
-        raise where.error("script", f"{script!r} must be a file inside the job folder")
-    if not script_path.is_file():
-        raise where.error("script", f"{script!r} does not exist in {folder}")
-    if job_class == "notebook" and script_path.suffix not in (".ipynb", ".py"):
-        raise where.error("script", "a notebook job needs a .ipynb or a jupytext .py file")
+    script, module = data.get("script"), data.get("module")
+    script_path: Path | None = None
+    if module is not None:
+        if script is not None:
+            raise where.error("module", "give either script or module, not both")
+        if job_class != "command-line" or not isinstance(module, str):
+            raise where.error("module", "only a command-line job runs a module (a dotted name)")
+        if not MODULE_NAME.match(module):
+            raise where.error("module", f"{module!r} is not a dotted Python module name")
+    else:
+        if not script or not isinstance(script, str):
+            raise where.error("script", "missing: name the notebook or script file of the job")
+        script_path = (folder / script).resolve()
+        if folder.resolve() not in script_path.parents:
+            raise where.error("script", f"{script!r} must be a file inside the job folder")
+        if not script_path.is_file():
+            raise where.error("script", f"{script!r} does not exist in {folder}")
+        if job_class == "notebook" and script_path.suffix not in (".ipynb", ".py"):
+            raise where.error("script", "a notebook job needs a .ipynb or a jupytext .py file")
     grain = str(data.get("grain") or default_grain)
     if grain not in GRAINS:
         raise where.error("grain", f"must be one of {', '.join(GRAINS)}, not {grain!r}")
@@ -182,6 +205,8 @@ def load_spec(folder: Path, default_grain: str = "daily") -> JobSpec:
         job_parameters=mappings["job_parameters"],
         task_specs=mappings["task_specs"],
         checks=lists["checks"],
+        module=module,
+        raw=data,
     )
 
 

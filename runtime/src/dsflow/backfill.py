@@ -96,7 +96,7 @@ def stale_reason(settings: Settings, graph: Graph, job: str, part: Partition) ->
     if record and record.get("status") == "failed":
         return "last run failed"
     meta = _meta(settings, graph, job, part) or {}
-    if meta.get("code_hash") and meta["code_hash"] != code_hash(spec.folder):
+    if meta.get("code_hash") and meta["code_hash"] != code_hash(spec):
         return "code changed"
     recorded = meta.get("parameters_hash")
     if recorded:

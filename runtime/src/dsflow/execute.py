@@ -8,9 +8,12 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .errors import DsflowError
+
+if TYPE_CHECKING:
+    from .specs import JobSpec
 
 
 class JobFailed(DsflowError):
@@ -76,14 +79,19 @@ def _tee(stream: IO[bytes], sinks: list[IO[bytes]], keep: list[bytes]) -> None:
         keep.append(line)
 
 
-def run_script(script: Path, task_specs: dict[str, Any], cwd: Path, log: Path) -> None:
+def script_command(spec: JobSpec) -> list[str]:
+    """The command line of a command-line job: its script by suffix, or ``python -m module``."""
+    if spec.script is None:
+        return [sys.executable, "-m", str(spec.module)]
+    if spec.script.suffix == ".py":
+        return [sys.executable, str(spec.script)]
+    if spec.script.suffix == ".sh":
+        return ["bash", str(spec.script)]
+    return [str(spec.script)]
+
+
+def run_script(cmd: list[str], task_specs: dict[str, Any], cwd: Path, log: Path) -> None:
     """Run a command-line job with ``TASK_SPECS`` (JSON) in its environment; log its output."""
-    if script.suffix == ".py":
-        cmd = [sys.executable, str(script)]
-    elif script.suffix == ".sh":
-        cmd = ["bash", str(script)]
-    else:
-        cmd = [str(script)]
     env = dict(os.environ, TASK_SPECS=json.dumps(task_specs, default=str))
     with log.open("wb") as log_file:
         proc = subprocess.Popen(
@@ -101,4 +109,4 @@ def run_script(script: Path, task_specs: dict[str, Any], cwd: Path, log: Path) -
             thread.join()
     if code != 0:
         last = next((e.decode(errors="replace").strip() for e in reversed(errors) if e.strip()), "")
-        raise JobFailed(f"{script.name} exited {code}" + (f": {last}" if last else ""))
+        raise JobFailed(f"{Path(cmd[-1]).name} exited {code}" + (f": {last}" if last else ""))

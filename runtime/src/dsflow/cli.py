@@ -116,7 +116,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
         spec = find_job(project, job, settings.default_grain)
         part = resolve_partition(spec, ds)
         params = resolve_parameters(spec, part, options, settings)
-        print(f"would run {job} {part.label} ({spec.job_class}: {spec.script.name}) with:")
+        print(f"would run {job} {part.label} ({spec.job_class}: {spec.code_name}) with:")
         for key, value in sorted(params.items()):
             print(f"  {key} = {value!r}")
         return

@@ -8,6 +8,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .specs import OUTPUT_KEYS, JobSpec
+
 RUN_RECORD = "run.json"
 HISTORY = "history.jsonl"
 
@@ -46,15 +48,35 @@ def _exporter() -> Any:
     return _local.exporter
 
 
-def code_hash(folder: Path) -> str:
-    """SHA-256 over the job folder's files (names and bytes), ignoring caches and checkpoints."""
+# Files in a job folder that do not run: documentation, copier's answers, the spec (whose
+# output-affecting keys are hashed on their own), caches and checkpoints.
+_NOT_CODE = {".copier-answers.yml", "job_specs.yaml"}
+
+
+def code_hash(spec: JobSpec) -> str:
+    """SHA-256 over what a run executes: the job's code files and the spec keys that shape output.
+
+    README and other Markdown files, the copier answers file, hidden files and caches are left
+    out, so a template update that only touches docs or answers leaves partitions up to date.
+    """
     digest = hashlib.sha256()
+    keys = {k: spec.raw.get(k) for k in OUTPUT_KEYS}
+    digest.update(json.dumps(keys, sort_keys=True, default=str).encode() + b"\0")
+    folder = spec.folder
     for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder).as_posix()
-        if not path.is_file() or "__pycache__" in rel or ".ipynb_checkpoints" in rel:
+        rel = path.relative_to(folder)
+        if not path.is_file() or _not_code(rel):
             continue
-        digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(rel.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
+
+
+def _not_code(rel: Path) -> bool:
+    if rel.as_posix() in _NOT_CODE or rel.suffix.lower() == ".md":
+        return True
+    return any(
+        part.startswith(".") or part in ("__pycache__", ".ipynb_checkpoints") for part in rel.parts
+    )
 
 
 def write_record(report_dir: Path, record: dict[str, Any]) -> Path:
