@@ -45,9 +45,13 @@ def releases(repo: Path = REPO) -> list[Release]:
     for match in HEADING.finditer(text):
         tag, named = match.group(1), match.group(5)
         if named:
-            commit = _git(repo, "rev-parse", "--verify", "--quiet", f"{named}^{{commit}}", check=False)
+            commit = _git(
+                repo, "rev-parse", "--verify", "--quiet", f"{named}^{{commit}}", check=False
+            )
         else:
-            added = _git(repo, "log", "--reverse", "--format=%H", "-S", f"## {tag}", "--", "CHANGELOG.md")
+            added = _git(
+                repo, "log", "--reverse", "--format=%H", "-S", f"## {tag}", "--", "CHANGELOG.md"
+            )
             commit = added.splitlines()[0] if added else ""
         found.append(Release(tag, commit))
     return found
@@ -64,16 +68,22 @@ def problems(repo: Path = REPO) -> list[str]:
     if not found:
         return ["CHANGELOG.md has no `## vX.Y.Z` release heading"]
     for release in found:
-        tagged = _git(repo, "rev-parse", "--verify", "--quiet", f"{release.tag}^{{commit}}", check=False)
+        tagged = _git(
+            repo, "rev-parse", "--verify", "--quiet", f"{release.tag}^{{commit}}", check=False
+        )
         if tagged and release.commit and tagged != release.commit:
-            issues.append(f"{release.tag}: the tag here is {tagged[:7]}, the CHANGELOG says {release.commit[:7]}")
+            issues.append(
+                f"{release.tag}: tagged {tagged[:7]} here, the CHANGELOG says {release.commit[:7]}"
+            )
     latest = max((r.tag for r in found), key=version_key)
     runtime = tomllib.loads((repo / "runtime" / "pyproject.toml").read_text())["project"]["version"]
     text = (repo / "CHANGELOG.md").read_text()
     unreleased = UNRELEASED.search(text)
     if unreleased and unreleased.start() < HEADING.search(text).start():
         if version_key(runtime) <= version_key(latest):
-            issues.append(f"runtime version {runtime} is not newer than {latest} under `## Unreleased`")
+            issues.append(
+                f"runtime version {runtime} is not newer than {latest} under `## Unreleased`"
+            )
     elif f"v{runtime}" != latest:
         issues.append(f"runtime version {runtime} differs from the latest release {latest}")
     return issues

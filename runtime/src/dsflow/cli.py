@@ -63,22 +63,47 @@ def _cmd_update(args: argparse.Namespace) -> None:
 
     options = parse_kv(args.options, allowed=["to"])
     project = find_project()
+    print(f"updating the project and its jobs to {options.get('to') or 'the latest release'} ...")
     report = update_project(project, vcs_ref=options.get("to"))
-    for name, (before, after) in report.versions.items():
-        change = f"{before} -> {after}" if before != after else f"{after} (unchanged)"
-        print(f"{name}: {change}")
-    if not report.changed:
+    width = max(len(name) for name in report.items)
+    for name, item in report.items.items():
+        if item.error:
+            state = f"{item.before} (NOT updated: {item.error})"
+        elif item.before != item.after:
+            state = f"{item.before} -> {item.after}"
+        else:
+            state = f"{item.after} (unchanged)"
+        print(f"  {name:<{width}}  {state}")
+    if report.changed:
+        print("changed files (review with `git diff`, then commit):")
+        for line in report.changed:
+            print(f"  {line}")
+    else:
         print("nothing changed: the project and its jobs are up to date")
-        return
-    print("changed files (review with `git diff`, then commit):")
-    for line in report.changed:
-        print(f"  {line}")
+    if report.synced:
+        print(report.synced)
+    problems = []
     if report.conflicts:
-        print(
+        problems.append(
             f"CONFLICTS in {len(report.conflicts)} file(s): {', '.join(report.conflicts)}\n"
-            "  resolve the <<<<<<< / >>>>>>> blocks (or .rej files), then commit",
-            file=sys.stderr,
+            "  each holds your lines and the template's between <<<<<<< before updating and "
+            ">>>>>>> after updating:\n  keep what you want, delete the markers, then commit"
         )
+        if "justfile" in report.conflicts:
+            problems.append(
+                "  `just` cannot read the justfile until its markers are gone; meanwhile the\n"
+                "  runtime runs directly: .venv/bin/dsflow COMMAND (e.g. .venv/bin/dsflow status)"
+            )
+        if "pyproject.toml" in report.conflicts:
+            problems.append(
+                "  after resolving pyproject.toml, `just setup` re-syncs the environment"
+            )
+    if report.failed:
+        problems.append(
+            f"NOT UPDATED: {', '.join(report.failed)} (reasons above); the rest was updated"
+        )
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
         raise SystemExit(1)
 
 

@@ -5,11 +5,10 @@ The format is documented in the project README ("Job specs").
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import re
 
 import yaml
 

@@ -1,7 +1,16 @@
-"""``just update``: carry the project and every job to a newer template release."""
+"""``just update``: carry the project and every job to a newer template release.
+
+Each item (the project, then each job) is its own copier subproject and is updated on its own;
+whatever happens to one (a conflict, a refused update) is recorded and the next one still goes.
+Copier marks a conflicted file as unmerged in git's index, which makes the next item's update
+fail (``git write-tree``): so each item's unmerged entries are set aside after its update and
+put back once every item is done, for ``git status`` and merge tools to see.
+"""
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,26 +21,44 @@ from copier.errors import CopierError
 from .errors import DsflowError
 from .project import ANSWERS_FILE, Project, read_answers
 
-CONFLICT_MARKER = "<<<<<<< before updating"
+# Copier's inline conflict markers; only whole lines count (a file may mention them in text).
+CONFLICT_LINE = re.compile(r"^(<<<<<<< before updating|>>>>>>> after updating)\s*$", re.M)
+
+
+@dataclass
+class ItemResult:
+    """One subproject's update: release before and after, and the error that stopped it."""
+
+    before: str
+    after: str
+    error: str = ""
 
 
 @dataclass
 class UpdateReport:
-    """What one ``just update`` did: versions per subproject, changed and conflicting files."""
+    """What one ``just update`` did: each item's result, changed and conflicting files."""
 
-    versions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    items: dict[str, ItemResult] = field(default_factory=dict)
     changed: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    synced: str = ""  # how the environment was re-synced, or why it was not
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name, item in self.items.items() if item.error]
 
 
-def _git(root: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+def _git(root: Path, *args: str, input: str | None = None) -> str:
+    result = subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=False, input=input
+    )
     if result.returncode != 0:
         raise DsflowError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
     return result.stdout
 
 
-def _check_clean(root: Path) -> None:
+def check_clean(root: Path) -> None:
+    """Refuse to update a project that is not a git repository or has uncommitted changes."""
     inside = subprocess.run(
         ["git", "rev-parse", "--is-inside-work-tree"], cwd=root, capture_output=True
     )
@@ -48,7 +75,7 @@ def _check_clean(root: Path) -> None:
         )
 
 
-def _update_one(folder: Path, vcs_ref: str | None) -> tuple[str, str]:
+def _update_one(folder: Path, vcs_ref: str | None) -> ItemResult:
     before = str(read_answers(folder).get("_commit", "?"))
     try:
         copier.run_update(
@@ -61,37 +88,86 @@ def _update_one(folder: Path, vcs_ref: str | None) -> tuple[str, str]:
             conflict="inline",
             skip_answered=True,
         )
-    except (CopierError, ValueError) as exc:
-        message = " ".join(str(exc).split())
-        raise DsflowError(f"copier update of {folder} failed: {message}") from None
-    return before, str(read_answers(folder).get("_commit", "?"))
+    except (CopierError, ValueError, OSError, subprocess.SubprocessError) as exc:
+        return ItemResult(before, before, " ".join(str(exc).split()) or type(exc).__name__)
+    except Exception as exc:  # plumbum's git errors and the like: one item fails, not the run
+        message = " ".join(str(exc).split())[:300]
+        return ItemResult(before, before, f"{type(exc).__name__}: {message}")
+    return ItemResult(before, str(read_answers(folder).get("_commit", "?")))
 
 
-def update_project(project: Project, vcs_ref: str | None = None) -> UpdateReport:
+def _set_aside_unmerged(top: Path) -> list[str]:
+    """Index lines of unmerged entries, which are then reset so the next update can run."""
+    lines = _git(top, "ls-files", "--unmerged").splitlines()
+    paths = sorted({line.split("\t", 1)[1] for line in lines if "\t" in line})
+    if paths:
+        _git(top, "reset", "-q", "--", *paths)
+    return lines
+
+
+def _restore_unmerged(top: Path, lines: list[str]) -> None:
+    if not lines:
+        return
+    paths = sorted({line.split("\t", 1)[1] for line in lines})
+    drop = [f"0 {'0' * 40}\t{p}" for p in paths]
+    _git(top, "update-index", "--index-info", input="\n".join([*drop, *lines]) + "\n")
+
+
+def has_conflict_markers(path: Path) -> bool:
+    """True when ``path`` holds a line that is exactly one of copier's conflict markers."""
+    try:
+        return bool(CONFLICT_LINE.search(path.read_text(errors="replace")))
+    except OSError:
+        return False
+
+
+def update_project(project: Project, vcs_ref: str | None = None, sync: bool = True) -> UpdateReport:
     """Run ``copier update`` on the project, then on each job; report changes and conflicts.
 
     The project goes first: its template never touches ``jobs/``, so each job's own
     subproject is still clean when its turn comes. Nothing is committed: the result is left
-    in the work tree for review (``git diff``).
+    in the work tree for review (``git diff``). With ``sync``, the environment is re-locked and
+    re-synced to the new runtime pin afterwards (unless pyproject.toml is in conflict).
     """
     root = project.root
-    _check_clean(root)
+    check_clean(root)
     report = UpdateReport()
-    report.versions["project"] = _update_one(root, vcs_ref)
-    for job in project.job_names(marker=ANSWERS_FILE):
-        report.versions[f"jobs/{job}"] = _update_one(project.jobs_dir / job, vcs_ref)
+    top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
+    unmerged: list[str] = []
+    items = [("project", root)] + [
+        (f"jobs/{job}", project.jobs_dir / job) for job in project.job_names(marker=ANSWERS_FILE)
+    ]
+    for name, folder in items:
+        report.items[name] = _update_one(folder, vcs_ref)
+        unmerged += _set_aside_unmerged(top)
+    prefix = _git(root, "rev-parse", "--show-prefix").strip()
+    conflicted = {line.split("\t", 1)[1] for line in unmerged}
     status = _git(root, "status", "--porcelain", "--untracked-files=all", "--", ".")
     for line in status.splitlines():
         path = line[3:].strip().strip('"')
-        report.changed.append(f"{line[:2].strip() or '?'} {path}")
-        full = root / path
-        if path.endswith(".rej") or (full.is_file() and _has_marker(full)):
-            report.conflicts.append(path)
+        if " -> " in path:
+            path = path.split(" -> ", 1)[1]
+        rel = path[len(prefix) :] if prefix and path.startswith(prefix) else path
+        report.changed.append(f"{line[:2].strip() or '?'} {rel}")
+        full = root / rel
+        if path in conflicted or rel.endswith(".rej") or has_conflict_markers(full):
+            report.conflicts.append(rel)
+    _restore_unmerged(top, unmerged)
+    if sync:
+        report.synced = resync(root, report.conflicts)
     return report
 
 
-def _has_marker(path: Path) -> bool:
-    try:
-        return CONFLICT_MARKER in path.read_text(errors="replace")
-    except OSError:
-        return False
+def resync(root: Path, conflicts: list[str]) -> str:
+    """Re-lock and re-sync the project's environment to the runtime its pyproject.toml pins."""
+    if "pyproject.toml" in conflicts:
+        return "not re-synced: resolve pyproject.toml first, then run `just setup`"
+    uv = shutil.which("uv")
+    if not uv:
+        return "not re-synced: uv is not on PATH; install it, then run `just setup`"
+    for args in (["lock", "--quiet"], ["sync", "--locked", "--quiet"]):
+        result = subprocess.run([uv, *args], cwd=root, capture_output=True, text=True)
+        if result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or ["?"])[-1]
+            return f"not re-synced: uv {args[0]} failed ({last}); fix it, then run `just setup`"
+    return "environment re-synced (uv lock, uv sync)"
