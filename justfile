@@ -16,10 +16,15 @@ default:
 test *pytest_args:
     {{ run }} pytest "$@"
 
-# fast tests only: rendering, cookiecutter parity, names (no project environment)
+# fast tests only: the runtime's unit tier, rendering, cookiecutter parity (no project environment)
 [group('test')]
 test-fast *pytest_args:
     {{ run }} pytest -m "not slow" "$@"
+
+# the runtime's fast unit tier (tests/runtime: no project, no Spark; under a minute)
+[group('test')]
+test-unit *pytest_args:
+    {{ run }} pytest tests/runtime "$@"
 
 # lint and format checks: ruff, and `just --fmt --check` on every justfile
 [group('test')]
@@ -28,6 +33,8 @@ lint:
     {{ run }} ruff format --check .
     {{ run }} just --fmt --check --justfile justfile
     {{ run }} just --fmt --check --justfile project-template/justfile
+    {{ run }} python tools/release_tags.py --check
+    {{ run }} python tools/make_constraints.py --check
 
 # format Python and justfiles in place
 [group('dev')]
@@ -43,10 +50,16 @@ scaffold dest="/tmp/dsflow-demo":
     {{ run }} copier copy --trust --defaults --vcs-ref HEAD "{{ justfile_directory() }}" "$1"
     cd "$1" && just --list
 
-# regenerate project-template/uv.lock.jinja after changing the project's dependencies
+# after changing runtime/pyproject.toml: re-lock, and write runtime/constraints.txt (what projects resolve within)
 [group('dev')]
 lock:
-    {{ run }} python tools/make_project_lock.py
+    uv lock
+    {{ run }} python tools/make_constraints.py
+
+# create the release tags this clone lacks, from the CHANGELOG's `## vX.Y.Z` headings
+[group('dev')]
+release-tags:
+    {{ run }} python tools/release_tags.py
 
 # benchmarks (bench/): whole-process timings reported as figures and ratios
 [group('bench')]

@@ -86,7 +86,7 @@ def naive_costs(project: Path, base: Path) -> dict[str, float]:
             if job in DOWNLOADS:
                 task_specs = {**params, "sink_path": str(out / "sink")}  # as the runner passes it
                 subprocess.run(
-                    [venv / "python", folder / "download.py"], cwd=folder, check=True,
+                    [venv / "python", "-m", "dsflow.download"], cwd=folder, check=True,
                     capture_output=True, env={**env, "TASK_SPECS": json.dumps(task_specs)},
                 )  # fmt: skip
             else:

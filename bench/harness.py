@@ -30,7 +30,7 @@ def set_up_project(repo: Path, project: Path) -> Path:
         check=True,
         capture_output=True,
     )
+    subprocess.run(["just", "setup"], cwd=project, check=True, capture_output=True)
     for args in (["init", "-q"], ["add", "-A"], [*GIT_ID, "commit", "-q", "-m", "p"]):
         subprocess.run(["git", *args], cwd=project, check=True)
-    subprocess.run(["just", "setup"], cwd=project, check=True, capture_output=True)
     return project

@@ -72,6 +72,6 @@ def init_git(project: Path) -> None:
 def env_project(tmp_path_factory: pytest.TempPathFactory, template_repo: Path) -> Path:
     """A baked, committed project whose environment `just setup` has built (shared, slow)."""
     project = bake(template_repo, tmp_path_factory.mktemp("env") / "demo-project")
-    init_git(project)
     run(["just", "setup"], cwd=project)
+    init_git(project)  # after setup, as the README says: uv.lock is committed with the rest
     return project

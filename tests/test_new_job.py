@@ -128,7 +128,7 @@ def test_taken_job_name_leaves_the_existing_job_untouched(project):
 
 def test_missing_required_parameter(project):
     line = _refused(project, "download_file", "meteo")
-    assert "url is required" in line
+    assert "url is required: pass url=... (URL to fetch for each partition" in line
 
 
 def test_unknown_parameter(project):

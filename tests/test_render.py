@@ -26,51 +26,11 @@ EXPECTED_PROJECT_FILES = {
     "docker/compose.yaml",
     "docker/runner/Dockerfile",
     "dsflow.yml",
-    "dsflow/__init__.py",
-    "dsflow/__main__.py",
-    "dsflow/specs.py",
-    "dsflow/spark.py",
-    "dsflow/runner.py",
-    "dsflow/reports.py",
-    "dsflow/publish.py",
-    "dsflow/partitions.py",
-    "dsflow/locks.py",
-    "dsflow/execute.py",
-    "dsflow/containers.py",
-    "dsflow/checks.py",
-    "dsflow/bootstrap.py",
-    "dsflow/cli.py",
-    "dsflow/envfile.py",
-    "dsflow/errors.py",
-    "dsflow/kvargs.py",
-    "dsflow/names.py",
-    "dsflow/new_job.py",
-    "dsflow/project.py",
-    "dsflow/settings.py",
-    "dsflow/templates.py",
-    "dsflow/tree.py",
-    "dsflow/update.py",
-    "dsflow/adhoc.py",
-    "dsflow/airflow_env.py",
-    "dsflow/backfill.py",
-    "dsflow/dags.py",
-    "dsflow/dashboards.py",
-    "dsflow/graph.py",
-    "dsflow/kernels.py",
-    "dsflow/notebook.py",
-    "dsflow/pairing.py",
-    "dsflow/schemas.py",
-    "dsflow/services.py",
-    "dsflow/spark_server.py",
-    "dsflow/status.py",
-    "dsflow/tables.py",
-    "dsflow/lab.py",
-    "dsflow/explorer.py",
     "jobs/.gitkeep",
     "justfile",
     "pyproject.toml",
+    "src/my_dsflow_project/__init__.py",
     "tests/test_project.py",
-    "uv.lock",
 }
 JOB_TEMPLATES = {
     "download_file": {"url": "https://example.org/data/{{ ds }}.json"},
@@ -80,7 +40,7 @@ JOB_TEMPLATES = {
     "plotly_dash_app": {"y_column": "temperature"},
 }
 JOB_FILES = {  # beyond README.md, job_specs.yaml and .copier-answers.yml
-    "download_file": {"download.py"},
+    "download_file": set(),  # its logic is the runtime's dsflow.download
     "create_table_from_json": {"notebook.py"},
     "create_table_from_csv": {"notebook.py"},
     "create_table_from_sql": {"notebook.py", "query.sql"},
@@ -105,14 +65,19 @@ def rendered_from_jinja(template_dir: Path, out: Path) -> list[Path]:
     for src in template_dir.rglob("*.jinja"):
         rel = src.relative_to(template_dir).as_posix()[: -len(".jinja")]
         rel = rel.replace("{{_copier_conf.answers_file}}", ".copier-answers.yml")
+        if "{{ project_slug | replace('-', '_') }}" in rel:  # the project's own package
+            package = next((out / "src").iterdir()).name
+            rel = rel.replace("{{ project_slug | replace('-', '_') }}", package)
         result.append(out / rel)
     return result
 
 
 def test_project_file_set(baker):
-    """A default project has exactly the documented files, and answers record the tag."""
+    """A default project has exactly the documented files (no vendored runtime, no lock: uv.lock
+    is made by `just setup`), and answers record the tag."""
     project = baker()
     assert files_of(project) == EXPECTED_PROJECT_FILES
+    assert not any(name.startswith("dsflow/") or name == "uv.lock" for name in files_of(project))
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["_commit"] == "v1.0.0"
     assert answers["template"] == "project"
@@ -127,7 +92,7 @@ def test_no_jinja_left_in_rendered_files(baker, template_repo):
     for path in outputs:
         assert not leftover_jinja(path.read_text()), f"unrendered Jinja in {path}"
     assert 'name = "weather-lab"' in (project / "pyproject.toml").read_text()
-    assert 'name = "weather-lab"' in (project / "uv.lock").read_text()
+    assert (project / "src" / "weather_lab" / "__init__.py").is_file()
 
 
 def test_answers_drive_settings(baker):
@@ -157,7 +122,10 @@ def test_every_job_template_renders(template, baker, template_repo):
     assert answers["_commit"] == "v1.0.0"
     spec = yaml.safe_load((job / "job_specs.yaml").read_text())
     assert spec["job_name"] == answers["job_name"]
-    assert (job / spec["script"]).is_file()
+    if template == "download_file":
+        assert spec["module"] == "dsflow.download" and "script" not in spec
+    else:
+        assert (job / spec["script"]).is_file()
     assert (job / "README.md").is_file()
     for path in rendered_from_jinja(template_repo / "job-templates" / template, job):
         assert not leftover_jinja(path.read_text()), f"unrendered Jinja in {path}"
@@ -167,19 +135,25 @@ def test_missing_required_parameter_is_refused(baker, template_repo, tmp_path):
     """download_file without url, under --defaults: copier refuses and writes nothing."""
     baker()
     dst = tmp_path / "job"
-    with pytest.raises(ValueError, match="url is required"):
+    with pytest.raises(ValueError, match='Question "url" is required'):
         bake(template_repo, dst, template="download_file", name="meteo")
     assert not dst.exists()
 
 
 def test_every_question_has_help_and_default():
-    """copier.yml: each question explains itself and has a default (pawamoy/copier-uv style)."""
+    """copier.yml: each question explains itself and has a default (pawamoy/copier-uv style),
+    except the required ones, which say so: copier checks a default against the validator
+    before it prompts, so an empty default for a required answer would fail in a terminal."""
     config = yaml.safe_load((REPO / "copier.yml").read_text())
     questions = {k: v for k, v in config.items() if not k.startswith("_")}
     assert questions
+    required = {name for name, q in questions.items() if "default" not in q}
+    assert required == {"url", "source_table", "y_column"}
     for name, question in questions.items():
         assert question.get("help"), f"{name} has no help"
-        assert "default" in question, f"{name} has no default"
+        if name in required:
+            assert question["help"].endswith("— required"), name
+            assert question.get("validator"), name
 
 
 def test_job_templates_match_the_template_question():
@@ -188,3 +162,42 @@ def test_job_templates_match_the_template_question():
     offered = set(config["template"]["choices"].values()) - {"project"}
     folders = {p.name for p in (REPO / "job-templates").iterdir() if p.is_dir()}
     assert offered == folders == set(JOB_TEMPLATES)
+
+
+def test_project_pins_the_runtime_at_the_rendered_commit(baker, template_repo):
+    """pyproject.toml takes dsflow-runtime from the template repository at the exact commit of
+    the release it was rendered from, with the constraints that release was tested with."""
+    import tomllib
+
+    from conftest import git
+
+    project = baker()
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    source = pyproject["tool"]["uv"]["sources"]["dsflow-runtime"]
+    assert source == {
+        "git": f"file://{template_repo}",
+        "rev": git(template_repo, "rev-parse", "v1.0.0^{commit}").strip(),
+        "subdirectory": "runtime",
+    }
+    assert "dsflow-runtime" in pyproject["project"]["dependencies"]
+    shipped = [
+        line
+        for line in (template_repo / "runtime" / "constraints.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert pyproject["tool"]["uv"]["constraint-dependencies"] == shipped
+    assert any(line.startswith("pyspark==") for line in shipped)
+
+
+def test_runtime_constraints_match_the_repository_lock():
+    """runtime/constraints.txt is what `just lock` makes from uv.lock (so it is what the tests
+    ran with)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "make_constraints.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr

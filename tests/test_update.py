@@ -1,36 +1,55 @@
-"""`just update`: copier update of a project and its jobs to a newer template tag."""
+"""`just update`: copier update of a project and all its jobs to newer template releases.
+
+Projects here are made from template snapshots committed and tagged in temporary repositories
+(v1.0.0, then releases the tests commit), except the last tests, which use a clone of main as
+users get it: no tags until `tools/release_tags.py` derives them from the CHANGELOG.
+"""
 
 from __future__ import annotations
 
 import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
+import copier
 import pytest
 import yaml
-from conftest import bake, git, init_git, run, snapshot_repo
+from conftest import REPO, bake, git, init_git, run, snapshot_repo
+from snapshot import released_clone
 
 pytestmark = pytest.mark.slow
+
+SAMPLES = REPO / "samples" / "meteo" / "json"
+JSON_NOTEBOOK = "job-templates/create_table_from_json/notebook.py"
+CSV_NOTEBOOK = "job-templates/create_table_from_csv/notebook.py"
+JOBS = ("create-table-meteo", "create-table-stations", "download-meteo")
+
+
+def commit(project: Path, message: str) -> None:
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", message)
 
 
 @pytest.fixture
 def versions(tmp_path: Path):
-    """A template snapshot at v1.0.0 and a project (with one job) baked from it and set up."""
+    """A template snapshot at v1.0.0 and a set-up, committed project with three jobs."""
     repo = snapshot_repo(tmp_path / "template")
     project = bake(repo, tmp_path / "project")
-    init_git(project)
     run(["just", "setup"], cwd=project)
-    run(
-        ["just", "new-job", "create_table_from_json", "meteo"],
-        cwd=project,
-        stdin=subprocess.DEVNULL,
-    )
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "add job")
+    for args in (
+        ["create_table_from_json", "meteo"],
+        ["create_table_from_csv", "stations", "source_dataset=meteo"],
+        ["download_file", "meteo", f"url=file://{SAMPLES}/{{{{ ds }}}}.json"],
+    ):
+        run(["just", "new-job", *args], cwd=project, stdin=subprocess.DEVNULL)
+    init_git(project)
     return repo, project
 
 
-def release(repo: Path, tag: str, edits: dict[str, tuple[str, str]]) -> None:
-    """Commit ``edits`` (path -> (old, new) text replacement) to the template and tag it."""
+def release(repo: Path, tag: str, edits: dict[str, tuple[str, str]]) -> str:
+    """Commit ``edits`` (path -> (old, new) text replacement) to the template, tag it; return
+    the commit."""
     for rel, (old, new) in edits.items():
         path = repo / rel
         text = path.read_text()
@@ -38,82 +57,180 @@ def release(repo: Path, tag: str, edits: dict[str, tuple[str, str]]) -> None:
         path.write_text(text.replace(old, new, 1))
     git(repo, "commit", "-q", "-am", f"release {tag}")
     git(repo, "tag", tag)
+    return git(repo, "rev-parse", "HEAD").strip()
 
 
-NOTEBOOK_TEMPLATE = "job-templates/create_table_from_json/notebook.py"
+def first_cell(path: Path) -> str:
+    """The first `# %%` line of a jupytext notebook: a line template and user may both edit."""
+    return next(line for line in path.read_text().splitlines() if line.startswith("# %%"))
 
 
-def second_line(path: Path) -> str:
-    """The notebook's title line: whatever the template says today."""
-    return path.read_text().splitlines()[1]
+def just_update(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run(["just", "update", *args], cwd=project, check=check, stdin=subprocess.DEVNULL)
 
 
-def just_update(project: Path, check: bool = True) -> subprocess.CompletedProcess:
-    return run(["just", "update"], cwd=project, check=check, stdin=subprocess.DEVNULL)
+def answers_commit(folder: Path) -> str:
+    return yaml.safe_load((folder / ".copier-answers.yml").read_text())["_commit"]
+
+
+def runtime_pin(project: Path) -> str:
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    return pyproject["tool"]["uv"]["sources"]["dsflow-runtime"]["rev"]
+
+
+def test_conflicts_in_three_places_are_all_listed_and_everything_is_updated(versions):
+    """Conflicts in the project's justfile and in two jobs: every item still reaches v1.1.0,
+    all three files are listed, exit 1 (never 70), the way out of a broken justfile is printed,
+    and the runtime pin and the environment move to v1.1.0."""
+    repo, project = versions
+    recipe_doc = "# list the recipes\n"
+    (project / "justfile").write_text(
+        (project / "justfile").read_text().replace(recipe_doc, "# list the recipes (ours)\n", 1)
+    )
+    for job in ("create-table-meteo", "create-table-stations"):
+        notebook = project / "jobs" / job / "notebook.py"
+        cell = first_cell(notebook)
+        notebook.write_text(notebook.read_text().replace(cell, f"{cell} our cell", 1))
+    commit(project, "user edits")
+    new_commit = release(
+        repo,
+        "v1.1.0",
+        {
+            "project-template/justfile": (recipe_doc, "# list the recipes (v1.1)\n"),
+            JSON_NOTEBOOK: (first_cell(repo / JSON_NOTEBOOK), "# %% v1.1 json cell"),
+            CSV_NOTEBOOK: (first_cell(repo / CSV_NOTEBOOK), "# %% v1.1 csv cell"),
+        },
+    )
+    result = just_update(project, check=False)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert "internal error" not in out and "Traceback" not in out
+    expected = [
+        "jobs/create-table-meteo/notebook.py",
+        "jobs/create-table-stations/notebook.py",
+        "justfile",
+    ]
+    assert f"CONFLICTS in 3 file(s): {', '.join(expected)}" in result.stderr
+    assert ".venv/bin/dsflow COMMAND" in result.stderr  # just cannot parse the justfile now
+    assert "project" in result.stdout and "v1.0.0 -> v1.1.0" in result.stdout
+    for job in JOBS:
+        assert f"jobs/{job}" in result.stdout
+        assert answers_commit(project / "jobs" / job) == "v1.1.0"
+    assert answers_commit(project) == "v1.1.0"
+    assert result.stdout.count("v1.0.0 -> v1.1.0") == 4
+    justfile = (project / "justfile").read_text()
+    assert "(ours)" in justfile and "(v1.1)" in justfile and "<<<<<<< before updating" in justfile
+    json_nb = (project / "jobs/create-table-meteo/notebook.py").read_text()
+    assert "our cell" in json_nb and "v1.1 json cell" in json_nb
+    # git sees the three as unmerged, as after any merge
+    unmerged = git(project, "diff", "--name-only", "--diff-filter=U").split()
+    assert sorted(unmerged) == expected
+    # the runtime moved with the template, and the environment was re-synced to it
+    assert runtime_pin(project) == new_commit
+    assert new_commit in (project / "uv.lock").read_text()
+    assert "re-synced" in result.stdout
+    direct = next(
+        (project / ".venv/lib").glob("python3.*/site-packages/dsflow_runtime-*.dist-info")
+    )
+    assert new_commit in (direct / "direct_url.json").read_text()
 
 
 def test_update_merges_template_changes_and_keeps_user_edits(versions):
+    """Edits on other lines than the template's survive; data and adhoc notebooks are never
+    touched; a second update finds nothing to do."""
     repo, project = versions
-    # the user's edits, committed
     readme = project / "README.md"
     readme.write_text(readme.read_text() + "\n## Our notes\n\nKeep this.\n")
     notebook = project / "jobs/create-table-meteo/notebook.py"
     notebook.write_text(notebook.read_text() + "\n# %%\nprint('user cell')\n")
     adhoc = project / "adhoc/explore.py"
     adhoc.write_text("# %%\nprint('mine')\n")
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "user edits")
+    commit(project, "user edits")
     data = project / "datastore/tables/meteo/ds=2024-01-02"
     data.mkdir(parents=True)
     (data / "part-0.parquet").write_bytes(b"PAR1 not really")
-
     release(
         repo,
         "v1.1.0",
         {
             "project-template/README.md.jinja": ("## Layout", "## Layout (v1.1)"),
-            NOTEBOOK_TEMPLATE: (
-                second_line(repo / NOTEBOOK_TEMPLATE),
-                "# # Title changed in v1.1",
-            ),
+            JSON_NOTEBOOK: (first_cell(repo / JSON_NOTEBOOK), "# %% Title changed in v1.1"),
         },
     )
     result = just_update(project)
-    assert "project: v1.0.0 -> v1.1.0" in result.stdout
-    assert "jobs/create-table-meteo: v1.0.0 -> v1.1.0" in result.stdout
     assert "CONFLICT" not in result.stdout + result.stderr
-
     text = readme.read_text()
     assert "## Layout (v1.1)" in text and "Keep this." in text
     nb = notebook.read_text()
-    assert "# # Title changed in v1.1" in nb and "print('user cell')" in nb
-    assert "<<<<<<< before updating" not in text + nb
+    assert "# %% Title changed in v1.1" in nb and "print('user cell')" in nb
     assert adhoc.read_text() == "# %%\nprint('mine')\n"
     assert (data / "part-0.parquet").read_bytes() == b"PAR1 not really"
-    answers = yaml.safe_load((project / "jobs/create-table-meteo/.copier-answers.yml").read_text())
-    assert answers["_commit"] == "v1.1.0"
-    # a second run finds nothing to do
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "update to v1.1.0")
-    assert "up to date" in just_update(project).stdout
+    commit(project, "update to v1.1.0")
+    again = just_update(project)
+    assert "nothing changed" in again.stdout
+    assert again.stdout.count("v1.1.0 (unchanged)") == 4
 
 
-def test_conflicting_edit_is_surfaced_not_lost(versions):
+def test_update_across_two_releases_and_to_a_named_one(versions):
+    """From v1.0.0, `just update to=v1.1.0` stops there; `just update` then takes v1.2.0 with
+    both releases' changes."""
     repo, project = versions
-    notebook = project / "jobs/create-table-meteo/notebook.py"
-    title = second_line(notebook)
-    notebook.write_text(notebook.read_text().replace(title, "# # Meteo table, my title"))
-    git(project, "commit", "-q", "-am", "user edits the title")
-    release(repo, "v1.1.0", {NOTEBOOK_TEMPLATE: (title, "# # Title from raw JSON")})
-    result = just_update(project, check=False)
-    assert result.returncode == 1
-    assert "CONFLICTS in 1 file(s): jobs/create-table-meteo/notebook.py" in result.stderr
-    text = notebook.read_text()
-    assert "<<<<<<<" in text and ">>>>>>>" in text
-    assert "my title" in text and "from raw JSON" in text
+    release(repo, "v1.1.0", {"project-template/README.md.jinja": ("## Layout", "## Layout v1.1")})
+    release(
+        repo,
+        "v1.2.0",
+        {JSON_NOTEBOOK: (first_cell(repo / JSON_NOTEBOOK), "# %% from v1.2")},
+    )
+    result = just_update(project, "to=v1.1.0")
+    assert answers_commit(project) == "v1.1.0"
+    assert answers_commit(project / "jobs/create-table-meteo") == "v1.1.0"
+    assert "from v1.2" not in (project / "jobs/create-table-meteo/notebook.py").read_text()
+    commit(project, "to v1.1.0")
+    result = just_update(project)
+    assert "v1.1.0 -> v1.2.0" in result.stdout
+    assert "## Layout v1.1" in (project / "README.md").read_text()
+    assert "# %% from v1.2" in (project / "jobs/create-table-meteo/notebook.py").read_text()
+    assert all(answers_commit(project / "jobs" / job) == "v1.2.0" for job in JOBS)
+
+
+def test_an_update_that_changes_no_job_code_keeps_partitions_up_to_date(versions):
+    """A published partition stays up to date after an update that only changes READMEs: the
+    code hash covers what runs, not docs or answers."""
+    repo, project = versions
+    run(["just", "run", "job=download-meteo", "ds=2024-01-02"], cwd=project)
+    status = run(
+        ["just", "status", "format=json", "start=2024-01-02", "end=2024-01-02"], cwd=project
+    )
+    assert '"complete"' in status.stdout or "complete" in status.stdout
+    release(
+        repo,
+        "v1.1.0",
+        {
+            "project-template/README.md.jinja": ("## Layout", "## Layout (v1.1)"),
+            "job-templates/download_file/README.md.jinja": ("## Run it", "## Run this job"),
+        },
+    )
+    just_update(project)
+    assert "## Run this job" in (project / "jobs/download-meteo/README.md").read_text()
+    plan = run(
+        [
+            "just",
+            "backfill",
+            "start=2024-01-02",
+            "end=2024-01-02",
+            "job=download-meteo",
+            "dry-run=true",
+        ],
+        cwd=project,
+    )
+    assert "nothing to do" in plan.stdout.lower() or "up to date" in plan.stdout.lower(), (
+        plan.stdout
+    )
+    assert "code changed" not in plan.stdout
 
 
 def test_update_refuses_uncommitted_changes(versions):
+    """Uncommitted work is never merged over: exit 2, the way out is named, the file kept."""
     repo, project = versions
     release(repo, "v1.1.0", {"project-template/README.md.jinja": ("## Layout", "## Files")})
     (project / "README.md").write_text("uncommitted\n")
@@ -121,3 +238,59 @@ def test_update_refuses_uncommitted_changes(versions):
     assert result.returncode == 2
     assert "uncommitted changes" in result.stderr and "git stash" in result.stderr
     assert (project / "README.md").read_text() == "uncommitted\n"
+
+
+def release_tags(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return run([sys.executable, str(repo / "tools" / "release_tags.py"), *args], cwd=repo)
+
+
+def test_a_fresh_clone_gets_release_names_from_the_changelog(tmp_path):
+    """A clone of main has no tags; the release recipe derives them from the CHANGELOG, so a
+    project records a real release name, and every CHANGELOG release maps to a commit."""
+    clone = released_clone(tmp_path / "dsflow", version="v9.9.9")
+    assert git(clone, "tag").strip() == ""
+    release_tags(clone)
+    tags = git(clone, "tag").split()
+    assert {"v0.1.0", "v0.2.0", "v0.3.0", "v9.9.9"} <= set(tags)
+    assert git(clone, "rev-parse", "v9.9.9^{commit}") == git(clone, "rev-parse", "HEAD")
+    # the real v0.3.0 release, named in its heading
+    assert git(clone, "rev-parse", "v0.3.0^{commit}").startswith("c297258")
+    project = bake(clone, tmp_path / "project")
+    assert answers_commit(project) == "v9.9.9"
+
+
+def test_the_repository_releases_are_consistent(tmp_path):
+    """What CI checks: every CHANGELOG release maps to a commit of main, and the runtime's
+    version is the latest release (or newer, under `## Unreleased`)."""
+    clone = released_clone(tmp_path / "dsflow")
+    result = release_tags(clone, "--check")
+    assert "releases ok" in result.stdout
+
+
+def test_a_v0_3_project_with_a_vendored_runtime_moves_to_the_package(tmp_path):
+    """A project made at v0.3.0 (runtime vendored in dsflow/, templated uv.lock) updates to
+    this release as the CHANGELOG's migration note says: `just update`, commit, `just setup`.
+    Afterwards no runtime code and no templated lock are left, the runtime is the package at
+    the new release's commit, and the recipes work."""
+    clone = released_clone(tmp_path / "dsflow", version="v9.9.9")
+    release_tags(clone)
+    project = tmp_path / "old-project"
+    copier.run_copy(str(clone), project, vcs_ref="v0.3.0", defaults=True, unsafe=True, quiet=True)
+    assert (project / "dsflow" / "runner.py").is_file() and (project / "uv.lock").is_file()
+    init_git(project)
+    run(["just", "setup"], cwd=project)
+    result = just_update(project)
+    assert "v0.3.0 -> v9.9.9" in result.stdout
+    commit(project, "update to v9.9.9")
+    run(["just", "setup"], cwd=project)
+    assert not (project / "dsflow").exists()
+    assert answers_commit(project) == "v9.9.9"
+    assert runtime_pin(project) == git(clone, "rev-parse", "v9.9.9^{commit}").strip()
+    lock = (project / "uv.lock").read_text()
+    assert 'name = "dsflow-runtime"' in lock and "subdirectory=runtime" in lock
+    version = run(
+        [str(project / ".venv/bin/python"), "-c", "import dsflow; print(dsflow.__file__)"],
+        cwd=project,
+    )
+    assert "site-packages" in version.stdout or "git" in version.stdout
+    run(["just", "templates"], cwd=project)

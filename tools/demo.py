@@ -22,11 +22,13 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import os
 import shutil
 import subprocess
 import threading
 from pathlib import Path
 
+import release_tags
 from snapshot import GIT_ID, REPO, is_clean, snapshot_repo
 
 DAYS = ["2024-01-01", "2024-01-02", "2024-01-03"]
@@ -76,6 +78,10 @@ def scaffold(project: Path, template: str | None, ref: str | None) -> None:
     if template:
         source, ref = template, ref or "HEAD"
     elif is_clean():
+        # a clone carries no tags: derive them from the CHANGELOG so the project records a
+        # release name (and `just update to=vX.Y.Z` finds it)
+        created = release_tags.tag()
+        print(f"(release tags from CHANGELOG.md: {', '.join(created) or 'all present'})")
         source, ref = str(REPO), "HEAD"
     else:  # uncommitted template edits: render them from a tagged snapshot
         print(f"(working tree has uncommitted changes: rendering a snapshot in {template_dir})")
@@ -95,8 +101,6 @@ def scaffold(project: Path, template: str | None, ref: str | None) -> None:
         ],
         REPO,
     )
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=project, check=True)
-    commit(project, "dsflow project")
 
 
 def commit(project: Path, message: str) -> None:
@@ -161,6 +165,8 @@ def main() -> None:
 
     scaffold(project, args.template, args.ref)
     step("set it up: environment, Java check, kernel, secrets", ["just", "setup"], project)
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=project, check=True)
+    commit(project, "dsflow project")  # with its uv.lock: `just update` needs a clean tree
     step("its recipes", ["just"], project)
     server = None
     base_url = args.base_url
@@ -187,6 +193,13 @@ def main() -> None:
         project,
     )
     datastore = project / "datastore"
+    # the caller's own PATH (tools/bootstrap.sh passes it): is `just` there outside `uv run`?
+    caller_path = os.environ.get("DSFLOW_CALLER_PATH", os.environ.get("PATH", ""))
+    if not shutil.which("just", path=caller_path):
+        print(
+            "\n`just` is installed in ~/.local/bin, which is not on your PATH yet: first run\n"
+            '  export PATH="$HOME/.local/bin:$PATH"   (Debian\'s ~/.profile adds it at next login)'
+        )
     print(
         f"\nDemo project ready in {project}\n"
         f"  tables:     {datastore / 'tables'}/"

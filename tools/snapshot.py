@@ -24,14 +24,15 @@ def git(cwd: Path, *args: str) -> str:
     return out.stdout
 
 
-def snapshot_repo(dst: Path, tag: str = "v1.0.0") -> Path:
-    """Copy the files git tracks (or would track) here into ``dst``, commit and tag them."""
+def snapshot_files(dst: Path) -> list[str]:
+    """Copy the files git tracks (or would track) here into ``dst``; return their paths."""
     files = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
         check=True,
         capture_output=True,
     ).stdout.split(b"\0")
+    copied = []
     for raw in filter(None, files):
         rel = raw.decode()
         src = REPO / rel
@@ -43,6 +44,13 @@ def snapshot_repo(dst: Path, tag: str = "v1.0.0") -> Path:
             target.symlink_to(os.readlink(src))
         else:
             shutil.copy2(src, target)
+        copied.append(rel)
+    return copied
+
+
+def snapshot_repo(dst: Path, tag: str = "v1.0.0") -> Path:
+    """Copy the files git tracks (or would track) here into ``dst``, commit and tag them."""
+    snapshot_files(dst)
     git(dst, "init", "-q", "-b", "main")
     git(dst, "add", "-A")
     git(dst, "commit", "-q", "-m", "template snapshot")
@@ -53,3 +61,29 @@ def snapshot_repo(dst: Path, tag: str = "v1.0.0") -> Path:
 def is_clean(repo: Path = REPO) -> bool:
     """True when ``repo`` has no uncommitted or untracked (non-ignored) files."""
     return not git(repo, "status", "--porcelain").strip()
+
+
+def released_clone(dst: Path, version: str | None = None) -> Path:
+    """A clone of main as a user gets it (no tags), plus the working tree as one more commit.
+
+    With ``version``, that commit also turns the CHANGELOG's ``## Unreleased`` heading into
+    ``## <version>``: it is the release this working tree would become. Tags are *not* made
+    here: ``tools/release_tags.py`` in the clone makes them, as the README says.
+    """
+    subprocess.run(
+        ["git", "clone", "-q", "--no-tags", "--branch", "main", f"file://{REPO}", str(dst)],
+        check=True,
+        capture_output=True,
+    )
+    for child in dst.iterdir():
+        if child.name != ".git":
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    tree = snapshot_files(dst)
+    if version:
+        changelog = dst / "CHANGELOG.md"
+        changelog.write_text(
+            changelog.read_text().replace("## Unreleased", f"## {version} — release test", 1)
+        )
+    git(dst, "add", "-A")
+    git(dst, "commit", "-q", "--allow-empty", "-m", f"working tree ({len(tree)} files)")
+    return dst

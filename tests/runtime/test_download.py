@@ -1,17 +1,17 @@
-"""The download_file job's download.py, against a real HTTP server on 127.0.0.1; the samples.
+"""dsflow.download (the download_file job's code), against a real HTTP server on 127.0.0.1.
 
-download.py runs the way the dsflow runner runs it (``python download.py`` in the job folder,
-parameters as JSON in TASK_SPECS) and also in-process through ``main(env, stdout, stderr)``.
-No network beyond 127.0.0.1.
+It runs the way the dsflow runner runs a ``module: dsflow.download`` job (``python -m
+dsflow.download`` in the job folder, parameters as JSON in TASK_SPECS) and also in-process
+through ``main(env, stdout, stderr)``. The sample files it serves are checked in
+tests/test_samples.py. No network beyond 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
+import functools
 import gzip
 import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -28,13 +28,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import dsflow.download as dl
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "job-templates" / "download_file" / "download.py"
+from .conftest import job_spec, write_job
+
+REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
 METEO = SAMPLES / "meteo"
 DS = "2024-01-02"
@@ -45,25 +46,6 @@ PREFIX = f"{JOB}: ds={DS}: "
 LOCAL = "127.0.0.1,localhost"
 
 pytestmark = pytest.mark.timeout(60)
-
-
-# ------------------------------------------------------------------ download.py, in-process
-
-
-def load_download() -> ModuleType:
-    """Import download.py by path (without leaving a __pycache__ in the job template)."""
-    spec = importlib.util.spec_from_file_location("dsflow_download_job", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.dont_write_bytecode = saved
-    return module
-
-
-dl = load_download()
 
 
 # ------------------------------------------------------------------ archives served or read
@@ -272,22 +254,30 @@ def task_specs(url: str, sink: Path, **params: Any) -> dict[str, Any]:
 
 @dataclass
 class Result:
-    """Exit status and output of one run of download.py."""
+    """Exit status and output of one run of dsflow.download."""
 
     returncode: int
     stdout: str
     stderr: str
 
 
-def run_subprocess(specs: dict[str, Any] | None, raw: str | None = None) -> Result:
-    """``python download.py`` in the job folder with TASK_SPECS, the way the runner runs it."""
+@pytest.fixture
+def job_folder(tmp_path: Path) -> Path:
+    """The job's folder (a ``module: dsflow.download`` spec, no code of its own): the cwd."""
+    spec = job_spec(JOB, script=None, module="dsflow.download", outputs=["raw/meteo"])
+    return write_job(tmp_path / "project" / "jobs", JOB, spec)
+
+
+def run_subprocess(specs: dict[str, Any] | None, raw: str | None = None, *, cwd: Path) -> Result:
+    """``python -m dsflow.download`` in the job folder ``cwd`` with TASK_SPECS, the way the
+    runner runs a module job."""
     env = {k: v for k, v in os.environ.items() if k != "TASK_SPECS"}
     env.update(no_proxy=LOCAL, NO_PROXY=LOCAL, PYTHONDONTWRITEBYTECODE="1")
     if specs is not None or raw is not None:
         env["TASK_SPECS"] = raw if raw is not None else json.dumps(specs)
     proc = subprocess.run(
-        [sys.executable, SCRIPT.name],
-        cwd=SCRIPT.parent,
+        [sys.executable, "-m", "dsflow.download"],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -307,9 +297,11 @@ def run_in_process(specs: dict[str, Any] | None, raw: str | None = None) -> Resu
 
 
 @pytest.fixture(params=["subprocess", "in-process"])
-def run(request: pytest.FixtureRequest) -> Callable[..., Result]:
-    """Run download.py one way or the other (every job-level test runs both ways)."""
-    return run_subprocess if request.param == "subprocess" else run_in_process
+def run(request: pytest.FixtureRequest, job_folder: Path) -> Callable[..., Result]:
+    """Run dsflow.download one way or the other (every job-level test runs both ways)."""
+    if request.param == "subprocess":
+        return functools.partial(run_subprocess, cwd=job_folder)
+    return run_in_process
 
 
 def files_in(folder: Path) -> list[str]:
@@ -362,6 +354,15 @@ def test_http_download_is_byte_identical(run, server, sink, sample):
 def test_file_url(run, sink):
     result = run(task_specs(SAMPLE_JSON.as_uri(), sink))
     assert_ok(result, sink, {SAMPLE_JSON.name: SAMPLE_JSON.read_bytes()})
+
+
+def test_relative_file_url_is_read_from_the_job_folder(job_folder, sink):
+    """The runner's cwd is the job folder: ``file:data/x.json`` names a file in it."""
+    (job_folder / "data").mkdir()
+    (job_folder / "data" / "x.json").write_bytes(SAMPLE_JSON.read_bytes())
+    result = run_subprocess(task_specs("file:data/x.json", sink), cwd=job_folder)
+    assert_ok(result, sink, {"x.json": SAMPLE_JSON.read_bytes()})
+    assert sorted(p.name for p in job_folder.iterdir()) == ["data", "job_specs.yaml"]
 
 
 def test_file_name_parameter_and_default(run, server, sink):
@@ -652,7 +653,7 @@ def test_missing_task_specs(run):
     assert_failed(
         result,
         None,
-        re.escape("download.py: TASK_SPECS is not set: ") + ".*`just run job=<job> ds=<ds>`.*",
+        re.escape("dsflow.download: TASK_SPECS is not set: ") + ".*`just run job=<job> ds=<ds>`.*",
         code=2,
     )
 
@@ -660,12 +661,12 @@ def test_missing_task_specs(run):
 @pytest.mark.parametrize(
     ("raw", "cause"),
     [
-        ("{not json", "download.py: TASK_SPECS is not valid JSON: "),
-        ("[1, 2]", "download.py: TASK_SPECS must be a JSON object, got list"),
+        ("{not json", "dsflow.download: TASK_SPECS is not valid JSON: "),
+        ("[1, 2]", "dsflow.download: TASK_SPECS must be a JSON object, got list"),
     ],
 )
-def test_malformed_task_specs(raw, cause):
-    for runner in (run_subprocess, run_in_process):
+def test_malformed_task_specs(job_folder, raw, cause):
+    for runner in (functools.partial(run_subprocess, cwd=job_folder), run_in_process):
         assert_failed(runner(None, raw=raw), None, re.escape(cause) + ".*", code=2)
 
 
@@ -738,60 +739,3 @@ def test_copy_capped():
         dl.DownloadError, match=r"^body exceeds max_bytes=2 \(stopped at 3 bytes\)$"
     ):
         dl.copy_capped(io.BytesIO(b"abcdef").read, io.BytesIO(), 2, "body")
-
-
-# ------------------------------------------------------------------ the sample data
-
-
-def test_make_meteo_regenerates_the_committed_files(tmp_path):
-    out = tmp_path / "meteo"
-    subprocess.run(
-        [sys.executable, str(SAMPLES / "make_meteo.py"), "--out", str(out)],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-    )
-    assert files_in(out) == files_in(METEO)
-    for rel in files_in(METEO):
-        if (METEO / rel).is_file():
-            assert (out / rel).read_bytes() == (METEO / rel).read_bytes(), rel
-    assert sum(p.stat().st_size for p in METEO.rglob("*") if p.is_file()) < 500_000
-
-
-def days() -> list[str]:
-    return [f"2024-01-0{d}" for d in range(1, 8)]
-
-
-def test_sample_days_and_columns():
-    columns = [
-        "station",
-        "observed_at",
-        "temperature_c",
-        "humidity_pct",
-        "wind_kmh",
-        "precipitation_mm",
-    ]
-    assert sorted(p.stem for p in (METEO / "json").glob("*.json")) == days()
-    assert sorted(p.stem for p in (METEO / "csv").glob("*.csv")) == days()
-    for day in days():
-        rows = [
-            json.loads(line) for line in (METEO / "json" / f"{day}.json").read_text().splitlines()
-        ]
-        assert len(rows) == 72
-        assert all(list(row) == columns for row in rows)
-        stations = Counter(row["station"] for row in rows)
-        assert stations == {"paris-montsouris": 24, "lyon-bron": 24, "marseille-marignane": 24}
-        hours = {row["observed_at"] for row in rows}
-        assert hours == {f"{day}T{h:02d}:00:00Z" for h in range(24)}
-        for row in rows:
-            assert isinstance(row["temperature_c"], float)
-            assert isinstance(row["humidity_pct"], int) and 20 <= row["humidity_pct"] <= 100
-            assert row["wind_kmh"] >= 0 and row["precipitation_mm"] >= 0
-            for key in ("temperature_c", "wind_kmh", "precipitation_mm"):
-                assert round(row[key], 1) == row[key]
-
-        text = (METEO / "csv" / f"{day}.csv").read_text()
-        assert csv.Sniffer().sniff(text.splitlines()[0]).delimiter == ";"
-        csv_rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
-        assert len(csv_rows) == 72
-        assert csv_rows == [{k: str(v) for k, v in row.items()} for row in rows]

@@ -1,21 +1,16 @@
-"""Partition grains (the runtime's partitions.py, imported from the template): validation,
-canonical values, folders, range enumeration on the calendar's edges, Airflow dates.
+"""Partition grains (dsflow.partitions): validation, canonical values, folders, range
+enumeration on the calendar's edges, Airflow dates.
 
 Partitions are UTC dates and hours, so daylight-saving time never shifts or repeats one.
 """
 
 from __future__ import annotations
 
-import importlib
-import sys
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from conftest import REPO
+from dsflow import errors, partitions
 
-sys.path.insert(0, str(REPO / "project-template"))
-partitions = importlib.import_module("dsflow.partitions")
-errors = importlib.import_module("dsflow.errors")
 P = partitions.Partition
 
 

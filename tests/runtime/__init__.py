@@ -1,0 +1,1 @@
+"""The runtime's fast unit tier; a package, so its conftest does not shadow tests/conftest.py."""
