@@ -180,22 +180,12 @@ def test_bad_settings_are_one_line_errors_naming_the_file(tmp_path, text, cause)
     assert one_line(exc).startswith(f"{tmp_path / 'p' / 'dsflow.yml'}{cause}")
 
 
-@pytest.mark.xfail(
-    reason="load_settings calls int() on each port unchecked: ValueError, not a DsflowError",
-    raises=ValueError,
-    strict=True,
-)
 def test_a_port_that_is_not_a_number_is_a_one_line_error(tmp_path):
     with pytest.raises(DsflowError) as exc:
         settings_of(tmp_path, "ports:\n  jupyter: auto\n")
     assert one_line(exc).startswith(f"{tmp_path / 'p' / 'dsflow.yml'}: ")
 
 
-@pytest.mark.xfail(
-    reason="load_settings calls .get() on `spark:` unchecked: AttributeError for a string",
-    raises=AttributeError,
-    strict=True,
-)
 def test_spark_that_is_not_a_mapping_is_a_one_line_error(tmp_path):
     with pytest.raises(DsflowError) as exc:
         settings_of(tmp_path, "spark: local[2]\n")

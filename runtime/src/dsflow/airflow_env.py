@@ -125,7 +125,7 @@ def start_airflow(project: Project) -> tuple[Any, str]:
     fd = os.open(passwords, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump({"admin": password}, handle)
-    port = load_settings(project).ports.get("airflow", 8080)
+    port = load_settings(project).port("airflow")
     base = f"http://127.0.0.1:{port}"
     env = {
         **airflow_env(project),

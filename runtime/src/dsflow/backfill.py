@@ -13,27 +13,17 @@ blocks the tasks downstream of it, never independent ones.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .errors import DsflowError
 from .graph import Graph
 from .partitions import Partition, partition_range, range_bound, shift
 from .project import Project
-from .publish import METADATA, is_complete
-from .reports import code_hash, read_record
-from .runner import (
-    input_partitions,
-    parameters_hash,
-    partition_dir,
-    report_dir,
-    resolve_parameters,
-)
 from .settings import Settings
+from .staleness import job_partitions, stale_reason  # planning's inputs; also importable here
 
 LARGE_RANGE = 10_000
 
@@ -56,72 +46,6 @@ class Task:
     @property
     def label(self) -> str:
         return f"{self.job} {self.part.label}"
-
-
-def job_partitions(graph: Graph, jobs: list[str], start: str, end: str) -> dict[str, list]:
-    """The partitions of each job from ``start`` to ``end`` (both included), in its grain."""
-    result = {}
-    for name in jobs:
-        grain = graph.jobs[name].grain
-        if grain == "none":
-            result[name] = [Partition("none", "")]
-            continue
-        first, last = range_bound(start, grain, False), range_bound(end, grain, True)
-        result[name] = partition_range(first, last)
-    return result
-
-
-def _meta(settings: Settings, graph: Graph, job: str, part: Partition) -> dict | None:
-    spec = graph.jobs[job]
-    if not spec.outputs:
-        return None
-    path = partition_dir(settings, spec.outputs[0], part) / METADATA
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def stale_reason(settings: Settings, graph: Graph, job: str, part: Partition) -> str | None:
-    """Why a published partition must be recomputed, or None when it is up to date."""
-    spec = graph.jobs[job]
-    if spec.outputs and not all(
-        is_complete(partition_dir(settings, o, part)) for o in spec.outputs
-    ):
-        return "missing"
-    if not spec.outputs:
-        record = read_record(report_dir(settings, job, part))
-        return None if record and record.get("status") == "success" else "never ran"
-    record = read_record(report_dir(settings, job, part))
-    if record and record.get("status") == "failed":
-        return "last run failed"
-    meta = _meta(settings, graph, job, part) or {}
-    if meta.get("code_hash") and meta["code_hash"] != code_hash(spec):
-        return "code changed"
-    recorded = meta.get("parameters_hash")
-    if recorded:
-        params = resolve_parameters(spec, part, {}, settings)
-        if parameters_hash(params, settings) != recorded:
-            return "parameters changed"
-    upstream = meta.get("upstream") or {}
-    for ref in spec.inputs:
-        if ref.external:
-            continue
-        for used in input_partitions(settings, spec, ref, part):
-            key = f"{ref.path}/{used.label}" if used != part else ref.path
-            current = _run_id(partition_dir(settings, ref, used))
-            if current and upstream.get(key) not in (None, current):
-                return f"upstream {ref.path}/{used.label} changed"
-            if current and key not in upstream and upstream:
-                return f"upstream {ref.path}/{used.label} is new"
-    return None
-
-
-def _run_id(folder: Path) -> str | None:
-    try:
-        return json.loads((folder / METADATA).read_text()).get("run_id")
-    except (OSError, ValueError):
-        return None
 
 
 def _needed(graph: Graph, job: str, part: Partition, planned: dict[str, list]) -> list:

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
         find_job(project, job, settings.default_grain)  # fail here, not in the container
         raise SystemExit(run_in_container(project, words, dry_run))
     if dry_run:
-        from .runner import resolve_parameters, resolve_partition
+        from .resolve import resolve_parameters, resolve_partition
 
         spec = find_job(project, job, settings.default_grain)
         part = resolve_partition(spec, ds)
@@ -149,9 +150,9 @@ def _cmd_run(args: argparse.Namespace) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
+    from .datastore import job_runs_dir, report_dir
     from .partitions import parse_partition
-    from .reports import read_record
-    from .runner import report_dir
+    from .reports import RUN_RECORD, read_record
     from .settings import load_settings
     from .specs import find_job
 
@@ -165,7 +166,7 @@ def _cmd_report(args: argparse.Namespace) -> None:
         folder = report_dir(settings, spec.name, parse_partition(options["ds"], spec.grain))
     else:
         records = sorted(
-            (settings.datastore / "job_runs" / spec.name).rglob("run.json"),
+            job_runs_dir(settings, spec.name).rglob(RUN_RECORD),
             key=lambda p: p.stat().st_mtime,
         )
         if not records:
@@ -253,7 +254,7 @@ def _run_plan(project, settings, graph, jobs, start, end, options, force) -> Non
 
 def _cmd_pipeline(args: argparse.Namespace) -> None:
     from .graph import build_graph
-    from .runner import resolve_partition
+    from .resolve import resolve_partition
     from .settings import load_settings
 
     options = parse_kv(args.params, allowed=["ds", "job", "parallel", "dry-run"])
@@ -401,10 +402,10 @@ def _service_names(project: Project) -> set[str]:
     from .specs import load_spec
 
     names = {"jupyter", "airflow", "explorer", "spark"}
-    for spec_file in (project.root / "jobs").glob("*/job_specs.yaml"):
+    for job in project.job_names():
         try:
-            if load_spec(spec_file.parent).job_class == "dashboard":
-                names.add(spec_file.parent.name)
+            if load_spec(project.jobs_dir / job).job_class == "dashboard":
+                names.add(job)
         except DsflowError:  # a broken spec is not a service; `just run` reports it
             continue
     return names
@@ -447,10 +448,12 @@ def _cmd_jupyter(args: argparse.Namespace) -> None:
 
 def _schema_target(project_root: Path, data: Path) -> Path:
     """config/schemas/<dataset>.yaml: named after the folder above the ds= partitions."""
+    from .partitions import is_partition_folder
+
     path = data.resolve()
-    names = [p for p in path.parts if not p.startswith(("ds=", "hr="))]
+    names = [p for p in path.parts if not is_partition_folder(p)]
     if path.is_file():
-        in_partition = path.parent.name.startswith(("ds=", "hr="))
+        in_partition = is_partition_folder(path.parent.name)
         stem = names[-2] if in_partition else path.stem
     else:
         stem = names[-1]
@@ -509,205 +512,205 @@ def _cmd_pair(args: argparse.Namespace) -> None:
     print(f"paired {' and '.join(str(f) for f in files)}: Jupyter keeps them in step on save")
 
 
-def _add(
-    sub: Any,
-    name: str,
-    func: Callable[[argparse.Namespace], None],
-    params: bool = False,
-    **kwargs: Any,
-) -> argparse.ArgumentParser:
-    """Subcommand ``name`` running ``func``, taking ``key=value`` words when ``params``; its
-    ``--help`` (``just NAME --help``) says what it does."""
-    kwargs.setdefault("description", kwargs.get("help"))
-    kwargs.setdefault("prog", f"just {name}")  # what users type; the recipe calls dsflow
-    parser = sub.add_parser(name, **kwargs)
-    if params:
-        parser.add_argument("params", nargs="*", metavar="key=value")
-    parser.set_defaults(func=func)
-    return parser
+Argument = tuple[tuple[str, ...], dict[str, Any]]
+
+
+def _arg(*flags: str, **kwargs: Any) -> Argument:
+    """One ``add_argument(*flags, **kwargs)`` call of a command's table entry."""
+    return flags, kwargs
+
+
+@dataclass(frozen=True)
+class Command:
+    """A ``dsflow`` subcommand: the function running it and what its ``--help`` says.
+
+    ``params``: it takes ``key=value`` words (after ``args``, its other arguments);
+    ``description`` defaults to ``help``; ``defaults`` are set on the parsed arguments.
+    """
+
+    name: str
+    func: Callable[[argparse.Namespace], None]
+    help: str
+    description: str | None = None
+    params: bool = False
+    args: tuple[Argument, ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict)
+    add_help: bool = True
+
+
+# In `dsflow --help` order.
+COMMANDS: tuple[Command, ...] = (
+    Command("setup", _cmd_setup, "check Java, install the Jupyter kernel, generate .env"),
+    Command("templates", _cmd_templates, "list job templates with one-line descriptions"),
+    Command(
+        "new-job",
+        _cmd_new_job,
+        "render a job from a template into jobs/<job>/",
+        "Render a job from the template source and version this project records.",
+        args=(
+            _arg("template", help="job template (see `dsflow templates`)"),
+            _arg("name", help="dataset or table name, e.g. meteoparis"),
+            _arg("params", nargs="*", metavar="key=value", help="template parameters"),
+            _arg("--no-input", action="store_true", help="never prompt; use defaults"),
+        ),
+    ),
+    Command(
+        "update",
+        _cmd_update,
+        "copier update the project, then every job",
+        args=(
+            _arg("options", nargs="*", metavar="to=VERSION", help="target tag (default: latest)"),
+        ),
+    ),
+    Command(
+        "run",
+        _cmd_run,
+        "run one job for one partition: run job=NAME [ds=...] [key=value ...]",
+        "Run a job for one partition. ds defaults to the last complete period (UTC): "
+        "yesterday for daily jobs. runner=docker runs it in the compose runner service; "
+        "dry-run=true prints what would run.",
+        params=True,
+    ),
+    Command(
+        "report",
+        _cmd_report,
+        "show the latest run report: report job=NAME [ds=...]",
+        params=True,
+    ),
+    Command("tree", _cmd_tree, "show the datastore: datasets, tables, partitions"),
+    Command("graph", _cmd_graph, "the job graph: graph [format=text|mermaid]", params=True),
+    Command(
+        "pipeline",
+        _cmd_pipeline,
+        "run every job (or job=X, +X, X+) for one partition, in dependency order",
+        "Run jobs for one partition in dependency order. job=X runs X alone, job=+X X and "
+        "its upstream, job=X+ X and its downstream. A failure stops its downstream only.",
+        params=True,
+    ),
+    Command(
+        "backfill",
+        _cmd_backfill,
+        "run what is missing or stale from start to end (end included)",
+        "Plan every (job, partition) from start to end, both included; skip partitions "
+        "that are complete and up to date (code, parameters and upstream unchanged) and "
+        "say why the others run. parallel=N runs independent work at once; force=true "
+        "reruns everything; dry-run=true prints the plan and writes nothing.",
+        params=True,
+    ),
+    Command(
+        "status",
+        _cmd_status,
+        "datasets x partitions grid: status [start= end=] [format=json]",
+        params=True,
+    ),
+    Command(
+        "up",
+        _cmd_compose,
+        "start the compose stack (Jupyter, Airflow, explorer)",
+        params=True,
+        defaults={"action": "up"},
+    ),
+    Command(
+        "down",
+        _cmd_compose,
+        "stop the compose stack (Jupyter, Airflow, explorer)",
+        params=True,
+        defaults={"action": "down"},
+    ),
+    Command("dag", _cmd_dag, "generate Airflow 3 DAG files into airflow/dags/"),
+    Command(
+        "airflow",
+        _cmd_airflow_ui,
+        "start Airflow (UI/API on 127.0.0.1, scheduler) in the background",
+        params=True,
+    ),
+    Command(
+        "airflow-cli",
+        _cmd_airflow,
+        "run the Airflow CLI in the project's Airflow environment (made on first use)",
+        args=(_arg("args", nargs=argparse.REMAINDER),),
+        add_help=False,  # its --help is Airflow's
+    ),
+    Command(
+        "spark",
+        _cmd_spark,
+        "start the project's Spark Connect server in the background (warm runs)",
+    ),
+    Command(
+        "dash",
+        _cmd_dash,
+        "serve a dashboard job in the background: dash job=NAME [port=NNNN]",
+        params=True,
+    ),
+    Command(
+        "explorer",
+        _cmd_explorer,
+        "serve the datastore explorer dashboard: [port=NNNN]",
+        params=True,
+    ),
+    Command(
+        "jupyter",
+        _cmd_jupyter,
+        "start Jupyter Lab in the background (token from .env)",
+        params=True,
+    ),
+    Command(
+        "infer-schema",
+        _cmd_infer_schema,
+        "schema of a CSV/JSON/Parquet file or folder, printed and saved as YAML",
+        "Infer the schema of path= (CSV delimiter detected) with pyarrow; print it and save "
+        "it to out= (default config/schemas/<dataset>.yaml), ready for a job's `schema:`.",
+        params=True,
+    ),
+    Command(
+        "adhoc",
+        _cmd_adhoc,
+        "create adhoc/NAME.py, a notebook opening path= if given",
+        args=(
+            _arg("name", help="notebook name (lowercase, digits, '-' and '_')"),
+            _arg("params", nargs="*", metavar="path=FILE"),
+        ),
+    ),
+    Command("convert", _cmd_convert, "convert a notebook: convert path=X to=ipynb|py", params=True),
+    Command(
+        "pair",
+        _cmd_pair,
+        "pair a .ipynb with a jupytext .py and sync them: path=X",
+        params=True,
+    ),
+    Command("services", _cmd_services, "list the background services this project runs"),
+    Command(
+        "stop",
+        _cmd_stop,
+        "stop background services by name (--all: every one)",
+        args=(
+            _arg("names", nargs="*", metavar="NAME"),
+            _arg("--all", action="store_true", help="stop every service this project started"),
+        ),
+    ),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``dsflow`` command."""
+    """The argument parser of the ``dsflow`` command: one subcommand per :data:`COMMANDS` entry."""
     parser = argparse.ArgumentParser(
         prog="dsflow",
         description="dsflow project runtime (usually called through the project's justfile)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    _add(sub, "setup", _cmd_setup, help="check Java, install the Jupyter kernel, generate .env")
-
-    _add(sub, "templates", _cmd_templates, help="list job templates with one-line descriptions")
-
-    p = _add(
-        sub,
-        "new-job",
-        _cmd_new_job,
-        help="render a job from a template into jobs/<job>/",
-        description="Render a job from the template source and version this project records.",
-    )
-    p.add_argument("template", help="job template (see `dsflow templates`)")
-    p.add_argument("name", help="dataset or table name, e.g. meteoparis")
-    p.add_argument("params", nargs="*", metavar="key=value", help="template parameters")
-    p.add_argument("--no-input", action="store_true", help="never prompt; use defaults")
-
-    p = _add(sub, "update", _cmd_update, help="copier update the project, then every job")
-    p.add_argument("options", nargs="*", metavar="to=VERSION", help="target tag (default: latest)")
-
-    _add(
-        sub,
-        "run",
-        _cmd_run,
-        help="run one job for one partition: run job=NAME [ds=...] [key=value ...]",
-        description=(
-            "Run a job for one partition. ds defaults to the last complete period (UTC): "
-            "yesterday for daily jobs. runner=docker runs it in the compose runner service; "
-            "dry-run=true prints what would run."
-        ),
-        params=True,
-    )
-
-    _add(
-        sub,
-        "report",
-        _cmd_report,
-        help="show the latest run report: report job=NAME [ds=...]",
-        params=True,
-    )
-
-    _add(sub, "tree", _cmd_tree, help="show the datastore: datasets, tables, partitions")
-
-    _add(sub, "graph", _cmd_graph, help="the job graph: graph [format=text|mermaid]", params=True)
-
-    _add(
-        sub,
-        "pipeline",
-        _cmd_pipeline,
-        help="run every job (or job=X, +X, X+) for one partition, in dependency order",
-        description=(
-            "Run jobs for one partition in dependency order. job=X runs X alone, job=+X X and "
-            "its upstream, job=X+ X and its downstream. A failure stops its downstream only."
-        ),
-        params=True,
-    )
-
-    _add(
-        sub,
-        "backfill",
-        _cmd_backfill,
-        help="run what is missing or stale from start to end (end included)",
-        description=(
-            "Plan every (job, partition) from start to end, both included; skip partitions "
-            "that are complete and up to date (code, parameters and upstream unchanged) and "
-            "say why the others run. parallel=N runs independent work at once; force=true "
-            "reruns everything; dry-run=true prints the plan and writes nothing."
-        ),
-        params=True,
-    )
-
-    _add(
-        sub,
-        "status",
-        _cmd_status,
-        help="datasets x partitions grid: status [start= end=] [format=json]",
-        params=True,
-    )
-
-    for action, text in (("up", "start the compose stack"), ("down", "stop the compose stack")):
-        p = _add(
-            sub, action, _cmd_compose, help=f"{text} (Jupyter, Airflow, explorer)", params=True
+    for cmd in COMMANDS:
+        command = sub.add_parser(
+            cmd.name,
+            help=cmd.help,
+            description=cmd.description or cmd.help,
+            prog=f"just {cmd.name}",  # what users type; the recipe calls dsflow
+            add_help=cmd.add_help,
         )
-        p.set_defaults(action=action)
-
-    _add(sub, "dag", _cmd_dag, help="generate Airflow 3 DAG files into airflow/dags/")
-
-    _add(
-        sub,
-        "airflow",
-        _cmd_airflow_ui,
-        help="start Airflow (UI/API on 127.0.0.1, scheduler) in the background",
-        params=True,
-    )
-
-    p = _add(
-        sub,
-        "airflow-cli",
-        _cmd_airflow,
-        help="run the Airflow CLI in the project's Airflow environment (made on first use)",
-        add_help=False,
-    )
-    p.add_argument("args", nargs=argparse.REMAINDER)
-
-    _add(
-        sub,
-        "spark",
-        _cmd_spark,
-        help="start the project's Spark Connect server in the background (warm runs)",
-    )
-
-    _add(
-        sub,
-        "dash",
-        _cmd_dash,
-        help="serve a dashboard job in the background: dash job=NAME [port=NNNN]",
-        params=True,
-    )
-
-    _add(
-        sub,
-        "explorer",
-        _cmd_explorer,
-        help="serve the datastore explorer dashboard: [port=NNNN]",
-        params=True,
-    )
-
-    _add(
-        sub,
-        "jupyter",
-        _cmd_jupyter,
-        help="start Jupyter Lab in the background (token from .env)",
-        params=True,
-    )
-
-    _add(
-        sub,
-        "infer-schema",
-        _cmd_infer_schema,
-        help="schema of a CSV/JSON/Parquet file or folder, printed and saved as YAML",
-        description=(
-            "Infer the schema of path= (CSV delimiter detected) with pyarrow; print it and save "
-            "it to out= (default config/schemas/<dataset>.yaml), ready for a job's `schema:`."
-        ),
-        params=True,
-    )
-
-    p = _add(
-        sub, "adhoc", _cmd_adhoc, help="create adhoc/NAME.py, a notebook opening path= if given"
-    )
-    p.add_argument("name", help="notebook name (lowercase, digits, '-' and '_')")
-    p.add_argument("params", nargs="*", metavar="path=FILE")
-
-    _add(
-        sub,
-        "convert",
-        _cmd_convert,
-        help="convert a notebook: convert path=X to=ipynb|py",
-        params=True,
-    )
-
-    _add(
-        sub,
-        "pair",
-        _cmd_pair,
-        help="pair a .ipynb with a jupytext .py and sync them: path=X",
-        params=True,
-    )
-
-    _add(sub, "services", _cmd_services, help="list the background services this project runs")
-
-    p = _add(sub, "stop", _cmd_stop, help="stop background services by name (--all: every one)")
-    p.add_argument("names", nargs="*", metavar="NAME")
-    p.add_argument("--all", action="store_true", help="stop every service this project started")
+        for flags, kwargs in cmd.args:
+            command.add_argument(*flags, **kwargs)
+        if cmd.params:
+            command.add_argument("params", nargs="*", metavar="key=value")
+        command.set_defaults(func=cmd.func, **cmd.defaults)
     return parser
 
 

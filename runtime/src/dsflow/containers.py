@@ -33,11 +33,11 @@ def compose_run_command(project: Project, words: list[str]) -> list[str]:
 
 def compose_ports(project: Project) -> dict[str, str]:
     """The host ports the stack publishes (on 127.0.0.1), from ``ports`` in dsflow.yml."""
-    ports = load_settings(project).ports
+    settings = load_settings(project)
     return {
-        "JUPYTER_PORT": str(ports.get("jupyter", 8888)),
-        "AIRFLOW_PORT": str(ports.get("airflow", 8080)),
-        "EXPLORER_PORT": str(ports.get("explorer", 8049)),
+        "JUPYTER_PORT": str(settings.port("jupyter")),
+        "AIRFLOW_PORT": str(settings.port("airflow")),
+        "EXPLORER_PORT": str(settings.port("explorer")),
     }
 
 

@@ -13,18 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from . import services
+from .datastore import complete_partitions, current_datastore
 from .errors import DsflowError
-from .project import Project, find_project
-from .settings import load_settings
+from .partitions import parse_partition_path
+from .project import PROJECT_ROOT_ENV, Project
+from .settings import DEFAULT_PORTS, load_settings
 from .specs import JobSpec, find_job, load_spec
-from .tables import complete_partitions
 
 PORT_ENV = "DSFLOW_DASH_PORT"
-
-
-def _datastore() -> Path:
-    root = os.environ.get("DSFLOW_PROJECT_ROOT")
-    return load_settings(find_project(Path(root) if root else None)).datastore
 
 
 def job_parameters(job_folder: Path) -> dict[str, Any]:
@@ -43,15 +39,13 @@ def _in_range(ds: str, start: str | None, end: str | None) -> bool:
 
 def partition_bounds(table: str, datastore: Path | None = None) -> tuple[str | None, str | None]:
     """First and last ``ds`` of the table's complete partitions; (None, None) when it has none."""
-    folder = (datastore or _datastore()) / "tables" / table
-    days = [_ds(folder, p) for p in complete_partitions(folder)] if folder.is_dir() else []
-    days = [d for d in days if d]
+    folder = (datastore or current_datastore()) / "tables" / table
+    days = [d for d in (_ds(folder, p) for p in complete_partitions(folder)) if d]
     return (days[0][:10], days[-1][:10]) if days else (None, None)
 
 
 def _ds(folder: Path, partition: Path) -> str:
-    parts = partition.relative_to(folder).parts
-    return parts[0].partition("=")[2] if parts else ""
+    return parse_partition_path(partition.relative_to(folder)).get("ds", "")
 
 
 def read_table(
@@ -68,7 +62,7 @@ def read_table(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    folder = (datastore or _datastore()) / "tables" / table
+    folder = (datastore or current_datastore()) / "tables" / table
     if not folder.is_dir():
         return pd.DataFrame()
     pieces = []
@@ -77,8 +71,7 @@ def read_table(
         if ds and not _in_range(ds, start, end):
             continue
         piece = pq.read_table(partition)
-        for key in partition.relative_to(folder).parts:
-            name, _, value = key.partition("=")
+        for name, value in parse_partition_path(partition.relative_to(folder)).items():
             piece = piece.append_column(name, pa.array([value] * piece.num_rows, pa.string()))
         pieces.append(piece)
     if not pieces:
@@ -87,11 +80,12 @@ def read_table(
 
 
 def serve(app: Any) -> None:
-    """Run a Dash app on 127.0.0.1, on the port ``just dash`` chose (8050 when run by hand).
+    """Run a Dash app on 127.0.0.1, on the port ``just dash`` chose (the default ``dash`` port
+    when run by hand).
 
     ``DSFLOW_BIND_HOST`` changes the address inside a container (the compose stack publishes
     the port on the host's 127.0.0.1 only)."""
-    port = int(os.environ.get(PORT_ENV, "8050"))
+    port = int(os.environ.get(PORT_ENV, DEFAULT_PORTS["dash"]))
     app.run(host=os.environ.get("DSFLOW_BIND_HOST", "127.0.0.1"), port=port, debug=False)
 
 
@@ -125,11 +119,7 @@ def start_dashboard(project: Project, job: str, port: int | None = None) -> serv
     spec = dashboard_spec(project, job)
     if port is None:
         running = services.get(project, job)
-        port = (
-            running.port
-            if running
-            else _free_port(project, load_settings(project).ports.get("dash", 8050))
-        )
+        port = running.port if running else _free_port(project, load_settings(project).port("dash"))
     url = f"http://127.0.0.1:{port}/"
     return services.start(
         project,
@@ -138,7 +128,7 @@ def start_dashboard(project: Project, job: str, port: int | None = None) -> serv
         port=port,
         url=url,
         port_setting=f"choose another: just dash job={job} port=NNNN",
-        env={"DSFLOW_PROJECT_ROOT": str(project.root), PORT_ENV: str(port)},
+        env={PROJECT_ROOT_ENV: str(project.root), PORT_ENV: str(port)},
         ready=lambda: _answers(url),
         timeout=60,
     )
@@ -148,7 +138,7 @@ def start_explorer(project: Project, port: int | None = None) -> services.Servic
     """Serve the datastore explorer (``dsflow.explorer``) in the background."""
     if port is None:
         running = services.get(project, "explorer")
-        port = running.port if running else load_settings(project).ports.get("explorer", 8049)
+        port = running.port if running else load_settings(project).port("explorer")
     url = f"http://127.0.0.1:{port}/"
     return services.start(
         project,
@@ -157,7 +147,7 @@ def start_explorer(project: Project, port: int | None = None) -> services.Servic
         port=port,
         url=url,
         port_setting="choose another: just explorer port=NNNN (or ports.explorer in dsflow.yml)",
-        env={"DSFLOW_PROJECT_ROOT": str(project.root), PORT_ENV: str(port)},
+        env={PROJECT_ROOT_ENV: str(project.root), PORT_ENV: str(port)},
         ready=lambda: _answers(url),
         timeout=60,
     )

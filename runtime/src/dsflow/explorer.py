@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from .datastore import JOB_RUNS, read_meta
 from .errors import DsflowError
+from .partitions import partition_value
+from .reports import RUN_RECORD
 
 STATES = ["missing", "failed", "stale", "complete"]
 COLOURS = ["#d9d9d9", "#d62728", "#ff7f0e", "#2ca02c"]
-
-
-def _project() -> Any:
-    from .project import find_project
-
-    root = os.environ.get("DSFLOW_PROJECT_ROOT")
-    return find_project(Path(root) if root else None)
 
 
 def status_figure(states: dict[str, dict[str, Any]]) -> Any:
@@ -46,7 +41,7 @@ def status_figure(states: dict[str, dict[str, Any]]) -> Any:
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=[lab.replace("ds=", "").replace("/hr=", "T") for lab in labels],
+            x=[partition_value(lab) or lab for lab in labels],  # (unpartitioned) as it is
             y=rows,
             zmin=-0.5,
             zmax=len(STATES) - 0.5,
@@ -67,8 +62,8 @@ def _tables_rows(datastore: Path) -> list[dict[str, Any]]:
     for table in find_tables(datastore / "tables"):
         rows_total = 0
         for part in table.partitions:
-            with contextlib.suppress(OSError, ValueError):  # an older partition: no metadata
-                rows_total += int(json.loads((part / "_dsflow.json").read_text()).get("rows", 0))
+            with contextlib.suppress(ValueError):  # rows that are not a number count as none
+                rows_total += int((read_meta(part) or {}).get("rows", 0))  # none: older partition
         keys = table.keys
         rows.append(
             {
@@ -85,12 +80,12 @@ def _tables_rows(datastore: Path) -> list[dict[str, Any]]:
 
 def _runs(datastore: Path, limit: int = 30) -> list[dict[str, Any]]:
     records = []
-    for path in (datastore / "job_runs").glob("*/**/run.json"):
+    for path in (datastore / JOB_RUNS).glob(f"*/**/{RUN_RECORD}"):
         try:
             record = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        rel = path.parent.relative_to(datastore / "job_runs")
+        rel = path.parent.relative_to(datastore / JOB_RUNS)
         report = "report.html" if (path.parent / "report.html").is_file() else "log.txt"
         records.append(
             {
@@ -112,10 +107,11 @@ def build_app() -> Any:
     from flask import abort, send_from_directory
 
     from .graph import build_graph
+    from .project import current_project
     from .settings import load_settings
     from .status import default_range, partition_states
 
-    project = _project()
+    project = current_project()
     settings = load_settings(project)
     datastore = settings.datastore
 
@@ -168,7 +164,7 @@ def build_app() -> Any:
     def report(rel: str) -> Any:
         if not rel.endswith(("/report.html", "/log.txt")):
             abort(404)
-        return send_from_directory(datastore / "job_runs", rel)  # refuses paths outside it
+        return send_from_directory(datastore / JOB_RUNS, rel)  # refuses paths outside it
 
     return app
 

@@ -15,7 +15,7 @@ import urllib.request
 from . import services
 from .bootstrap import check_java
 from .envfile import ensure_secrets, read_env
-from .project import Project
+from .project import PROJECT_ROOT_ENV, Project
 from .settings import load_settings
 
 NAME = "jupyter"
@@ -38,7 +38,7 @@ def start_jupyter(project: Project, port: int | None = None) -> tuple[services.S
     env_file = project.root / ".env"
     ensure_secrets(env_file)
     token = read_env(env_file)["JUPYTER_TOKEN"]
-    port = port or load_settings(project).ports.get("jupyter", 8888)
+    port = port or load_settings(project).port("jupyter")
     base = f"http://127.0.0.1:{port}"
     command = [
         str(project.root / ".venv" / "bin" / "jupyter"),
@@ -58,7 +58,7 @@ def start_jupyter(project: Project, port: int | None = None) -> tuple[services.S
         port=port,
         url=base + "/lab",
         port_setting="choose another: just jupyter port=NNNN (or set ports.jupyter in dsflow.yml)",
-        env={"JUPYTER_TOKEN": token, "DSFLOW_PROJECT_ROOT": str(project.root)},
+        env={"JUPYTER_TOKEN": token, PROJECT_ROOT_ENV: str(project.root)},
         ready=lambda: _status(f"{base}/api/status?token={token}") == 200,
         timeout=90,
         announce="starting Jupyter Lab...",

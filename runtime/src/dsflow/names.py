@@ -11,7 +11,7 @@ _JOB_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 def check_job_name(name: str) -> str:
     """Return ``name`` if it is a safe job folder name, else raise a one-line error."""
-    if not _JOB_NAME.match(name or ""):
+    if not _JOB_NAME.fullmatch(name or ""):
         shown = repr(name) if name else "(empty)"
         raise DsflowError(
             f"invalid name {shown}: use lowercase letters, digits, '-' and '_', "

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import copier
 from copier.errors import CopierError
@@ -17,6 +19,8 @@ from .settings import load_settings
 from .templates import job_templates, template_checkout
 
 _NAME_HELP = "lowercase letters, digits and underscores, starting with a letter"
+# copier's words for a question without a default that got no answer
+_REQUIRED = re.compile(r'Question "(\w+)" is required')
 
 
 def new_job(
@@ -49,7 +53,7 @@ def new_job(
             raise DsflowError(f"unknown template {template!r}; available: {', '.join(known)}")
         staging = Path(tempfile.mkdtemp(prefix=".new-", dir=project.jobs_dir))
         try:
-            _render(project, staging, data, interactive)
+            _render(project, staging, data, interactive, worker.template.questions_data)
             answers = read_answers(staging)
             unknown = sorted(set(params) - set(answers))
             if unknown:
@@ -70,7 +74,13 @@ def new_job(
     return target
 
 
-def _render(project: Project, dst: Path, data: dict[str, str], interactive: bool) -> None:
+def _render(
+    project: Project,
+    dst: Path,
+    data: dict[str, str],
+    interactive: bool,
+    questions: dict[str, Any],
+) -> None:
     try:
         copier.run_copy(
             src_path=project.template_src,
@@ -82,10 +92,15 @@ def _render(project: Project, dst: Path, data: dict[str, str], interactive: bool
             quiet=True,
             overwrite=True,
         )
+    except KeyboardInterrupt:  # first: copier's prompt interrupt is also a CopierError
+        raise DsflowError("cancelled; nothing was created") from None
     except (CopierError, ValueError) as exc:
         message = " ".join(str(exc).split())
+        required = _REQUIRED.fullmatch(message)
+        if required:
+            name = required.group(1)
+            help_text = str(questions.get(name, {}).get("help", "")).split(" — ")[0]
+            message = f"{name} is required: pass {name}=... ({help_text})"
         raise DsflowError(f"cannot create the job: {message}") from None
-    except KeyboardInterrupt:
-        raise DsflowError("cancelled; nothing was created") from None
     if not (dst / ANSWERS_FILE).is_file():
         raise DsflowError("cannot create the job: the template rendered no answers file")

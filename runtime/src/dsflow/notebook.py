@@ -10,20 +10,12 @@ a Spark DataFrame, a pandas DataFrame or a pyarrow Table.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
+from .datastore import complete_partitions, current_datastore, is_visible
 from .errors import DsflowError
-from .tables import complete_partitions, find_tables, load_tables
-
-
-def _datastore() -> Path:
-    from .project import find_project
-    from .settings import load_settings
-
-    root = os.environ.get("DSFLOW_PROJECT_ROOT")
-    return load_settings(find_project(Path(root) if root else None)).datastore
+from .tables import find_tables, load_tables
 
 
 def sql(query: str, as_of: str | None = None, show: int = 20, **params: Any) -> Any:
@@ -64,7 +56,7 @@ def list_tables() -> Any:
     import pandas as pd
 
     rows = []
-    for table in find_tables(_datastore() / "tables"):
+    for table in find_tables(current_datastore() / "tables"):
         keys = table.keys
         rows.append(
             {
@@ -83,9 +75,9 @@ def list_raw() -> Any:
     import pandas as pd
 
     rows = []
-    raw = _datastore() / "raw"
+    raw = current_datastore() / "raw"
     for folder in sorted(p for p in raw.iterdir() if p.is_dir()) if raw.is_dir() else []:
-        if folder.name.startswith(("_", ".")):
+        if not is_visible(folder):
             continue
         keys = [str(p.relative_to(folder)) for p in complete_partitions(folder)]
         rows.append(

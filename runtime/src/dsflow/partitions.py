@@ -18,10 +18,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import PurePath
 
 from .errors import DsflowError
 
 GRAINS = ("daily", "hourly", "weekly", "monthly", "none")
+KEYS = ("ds", "hr")  # the partition folders' keys, outermost first
 _EXPECTED = {
     "daily": "YYYY-MM-DD",
     "hourly": "YYYY-MM-DDTHH (00-23)",
@@ -57,6 +59,33 @@ class Partition:
     def ds(self) -> str:
         """The value a job sees as ``ds`` (for hourly, ``YYYY-MM-DDTHH``)."""
         return self.value
+
+
+def parse_partition_path(path: str | PurePath) -> dict[str, str]:
+    """The partition keys a path names, outermost first: ``ds=2024-01-02/hr=05`` (or a file
+    in it) gives ``{"ds": "2024-01-02", "hr": "05"}``. Parts that are not ``ds=``/``hr=``
+    folders are skipped: a dataset folder, or a label like ``(unpartitioned)``, gives ``{}``.
+
+    The one reader of partition folder names; :attr:`Partition.parts` is their one writer.
+    """
+    keys = {}
+    for name in PurePath(path).parts:
+        key, sep, value = name.partition("=")
+        if sep and key in KEYS:
+            keys[key] = value
+    return keys
+
+
+def is_partition_folder(name: str) -> bool:
+    """True for a ``ds=...`` or ``hr=...`` folder name."""
+    return bool(parse_partition_path(name))
+
+
+def partition_value(path: str | PurePath) -> str:
+    """The value :func:`parse_partition` takes for a partition path or label:
+    ``ds=2024-01-02/hr=05`` gives ``2024-01-02T05``, ``ds=2024-01`` ``2024-01``, none ``""``."""
+    keys = parse_partition_path(path)
+    return "T".join(keys[k] for k in KEYS if k in keys)
 
 
 def _bad(value: str, grain: str) -> DsflowError:

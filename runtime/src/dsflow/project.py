@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ from .errors import DsflowError
 
 ANSWERS_FILE = ".copier-answers.yml"
 SETTINGS_FILE = "dsflow.yml"
+# Set for what runs on a project's behalf (jobs, kernels, services): their working folder may
+# be a job folder, or any folder at all for a Jupyter kernel.
+PROJECT_ROOT_ENV = "DSFLOW_PROJECT_ROOT"
 
 
 @dataclass(frozen=True)
@@ -76,3 +80,11 @@ def find_project(start: Path | None = None) -> Project:
         f"{here} is not inside a dsflow project (no dsflow.yml with a project "
         f"{ANSWERS_FILE} above it); create one with `copier copy --trust <template> <folder>`"
     )
+
+
+def current_project() -> Project:
+    """The project code running on a project's behalf belongs to: ``$DSFLOW_PROJECT_ROOT``
+    when set (``just run``, ``just jupyter`` and the services set it), else the project
+    containing the current folder (a notebook or script run by hand)."""
+    root = os.environ.get(PROJECT_ROOT_ENV)
+    return find_project(Path(root) if root else None)

@@ -17,8 +17,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-SUCCESS = "_SUCCESS"
-METADATA = "_dsflow.json"
+from .datastore import METADATA, SUCCESS
+from .datastore import is_complete as is_complete  # where it was; readers use datastore's
+
 STAGING_PREFIX = "_staging-"
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -68,8 +69,3 @@ def publish(staging: Path, final: Path, metadata: dict[str, Any]) -> None:
         shutil.rmtree(staging, ignore_errors=True)  # now holds the previous partition
     else:
         staging.rename(final)
-
-
-def is_complete(partition_dir: Path) -> bool:
-    """True when ``partition_dir`` was published (it holds ``_SUCCESS``)."""
-    return (partition_dir / SUCCESS).is_file()

@@ -51,6 +51,9 @@ def _exporter() -> Any:
 # Files in a job folder that do not run: documentation, copier's answers, the spec (whose
 # output-affecting keys are hashed on their own), caches and checkpoints.
 _NOT_CODE = {".copier-answers.yml", "job_specs.yaml"}
+# Marks hashes of this scheme. Hashes without it (v0.3.0 and earlier also covered docs and
+# answers) cannot be compared, so partitions recorded with them are not called stale.
+CODE_HASH_SCHEME = "c2:"
 
 
 def code_hash(spec: JobSpec) -> str:
@@ -68,7 +71,7 @@ def code_hash(spec: JobSpec) -> str:
         if not path.is_file() or _not_code(rel):
             continue
         digest.update(rel.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    return CODE_HASH_SCHEME + digest.hexdigest()[:16]
 
 
 def _not_code(rel: Path) -> bool:

@@ -5,8 +5,6 @@ resolve -> check inputs -> lock -> execute into staging -> checks -> atomic publ
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import sys
@@ -18,17 +16,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from .checks import count_rows, run_checks
+from .datastore import dataset_dir, job_runs_dir, partition_dir, read_meta, report_dir
 from .errors import DsflowError
 from .execute import JobFailed, run_notebook, run_script, script_command
 from .kernels import KernelPool
 from .locks import partition_lock
-from .partitions import Partition, default_partition, parse_partition, partition_range, shift
-from .project import Project
-from .publish import clean_stale_staging, is_complete, publish, staging_dir
+from .partitions import Partition
+from .project import PROJECT_ROOT_ENV, Project
+from .publish import clean_stale_staging, publish, staging_dir
 from .reports import append_history, code_hash, render_html, write_record
+from .resolve import (  # the run's first steps; also importable from here, as before
+    check_inputs,
+    check_output_grains,
+    input_partitions,
+    parameters_hash,
+    resolve_parameters,
+    resolve_partition,
+    upstream_key,
+)
 from .settings import Settings, load_settings
 from .specs import DatasetRef, JobSpec, find_job
 
@@ -42,226 +48,6 @@ class RunResult:
     status: str
     report_dir: Path
     record: dict[str, Any] = field(default_factory=dict)
-
-
-def dataset_dir(settings: Settings, ref: DatasetRef) -> Path:
-    """Folder of a dataset in the datastore."""
-    return settings.datastore / ref.area / ref.name
-
-
-def partition_dir(settings: Settings, ref: DatasetRef, part: Partition) -> Path:
-    """Folder of one partition of a dataset (the dataset folder itself when unpartitioned)."""
-    return dataset_dir(settings, ref).joinpath(*part.parts)
-
-
-def report_dir(settings: Settings, job: str, part: Partition) -> Path:
-    """Where a partition's run report goes: ``job_runs/<job>/<partition folders>/``."""
-    return settings.datastore.joinpath("job_runs", job, *(part.parts or ["unpartitioned"]))
-
-
-def resolve_partition(spec: JobSpec, ds: str | None) -> Partition:
-    """Validate ``ds`` for the job's grain; when absent, the last complete period (UTC)."""
-    if ds is None:
-        part = default_partition(spec.grain)
-        if spec.grain != "none":
-            print(f"ds not given: using {part.value} (the last complete {spec.grain} period, UTC)")
-        return part
-    return parse_partition(ds, spec.grain)
-
-
-def _writers(project: Project, settings: Settings) -> dict[str, str]:
-    writers: dict[str, str] = {}
-    for name in project.job_names():
-        try:
-            spec = find_job(project, name, settings.default_grain)
-        except DsflowError:
-            continue
-        for out in spec.outputs:
-            writers[out.path] = name
-    return writers
-
-
-def input_partitions(
-    settings: Settings, spec: JobSpec, ref: DatasetRef, part: Partition
-) -> list[Partition]:
-    """The partitions of input ``ref`` a run of ``part`` reads, by its ``partitions`` mapping.
-
-    same (default), previous, last_<N> (this one and the N-1 before), all (every complete one
-    up to this one). A dimension read with ``same`` takes its latest snapshot at or before. An
-    unpartitioned input is read whole. A job reading its own output reads its earlier
-    partitions only (previous, or the N before), those that exist.
-    """
-    from .tables import recorded_grain
-
-    mapping = ref.partitions
-    if part.grain == "none" or recorded_grain(dataset_dir(settings, ref)) == "none":
-        return [Partition("none", "")]
-    own = any(out.path == ref.path for out in spec.outputs)
-    if mapping == "previous":
-        wanted = [shift(part, -1)]
-    elif mapping.startswith("last_"):
-        n = int(mapping[5:])
-        wanted = (
-            partition_range(shift(part, -n), shift(part, -1))
-            if own
-            else (partition_range(shift(part, 1 - n), part))
-        )
-    elif mapping == "all" or ref.kind == "dimension":
-        done = [p for p in _complete(settings, ref, part.grain) if p <= part]
-        wanted = done if mapping == "all" else done[-1:]
-    else:
-        wanted = [part]
-    if own:  # the first runs of a self-reading job find nothing before them
-        wanted = [p for p in wanted if is_complete(partition_dir(settings, ref, p))]
-    return wanted
-
-
-def _complete(settings: Settings, ref: DatasetRef, grain: str) -> list[Partition]:
-    from .tables import complete_partitions
-
-    folder = dataset_dir(settings, ref)
-    found = []
-    for path in complete_partitions(folder) if folder.is_dir() else []:
-        keys = [k.partition("=")[2] for k in path.relative_to(folder).parts]
-        value = "T".join(keys) if len(keys) == 2 else (keys[0] if keys else "")
-        try:
-            found.append(parse_partition(value, grain))
-        except DsflowError:
-            continue  # a partition of another grain: not ours to read
-    return sorted(found)
-
-
-def check_inputs(project: Project, settings: Settings, spec: JobSpec, part: Partition) -> None:
-    """Every input partition the run reads must be published; name the job that writes it."""
-    from .tables import recorded_grain
-
-    for ref in spec.inputs:
-        if ref.external:
-            continue
-        grain = recorded_grain(dataset_dir(settings, ref))
-        if grain and grain not in (spec.grain, "none"):
-            raise DsflowError(
-                f"job {spec.name} ({spec.grain}) reads {ref.path}, published {grain}: a job "
-                "reads inputs of its own grain, or unpartitioned ones"
-            )
-        own = any(out.path == ref.path for out in spec.outputs)
-        wanted = input_partitions(settings, spec, ref, part)
-        if own:
-            continue  # its own earlier partitions: whatever exists
-        if not wanted:
-            what = "snapshot" if ref.kind == "dimension" else "complete partition"
-            raise DsflowError(
-                f"{ref.kind} {ref.path} has no {what} at or before {part.label}"
-                + _writer_hint(project, settings, ref, part)
-            )
-        for needed in wanted:
-            if not is_complete(partition_dir(settings, ref, needed)):
-                raise DsflowError(
-                    f"missing upstream partition {ref.path}/{needed.label}"
-                    + _writer_hint(project, settings, ref, needed)
-                )
-
-
-def _writer_hint(project: Project, settings: Settings, ref: DatasetRef, part: Partition) -> str:
-    writer = _writers(project, settings).get(ref.path)
-    if writer:
-        return f"; run it first: just run job={writer} ds={part.value}"
-    return "; no job writes it: add the data or a job whose outputs name it"
-
-
-def check_output_grains(settings: Settings, spec: JobSpec) -> None:
-    """A job must write its tables at their grain: mixing layouts would corrupt readers."""
-    from .tables import recorded_grain
-
-    for ref in spec.outputs:
-        grain = recorded_grain(dataset_dir(settings, ref))
-        if grain and grain != spec.grain:
-            raise DsflowError(
-                f"job {spec.name} declares grain {spec.grain}, but {ref.path} is {grain}: "
-                f"set `grain: {grain}` in its job_specs.yaml or write another table"
-            )
-
-
-def _render(value: Any, context: dict[str, Any]) -> Any:
-    if isinstance(value, str) and ("{{" in value or "{%" in value):
-        env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-        try:
-            return env.from_string(value).render(context)
-        except jinja2.TemplateError as exc:
-            raise DsflowError(f"cannot render {value!r}: {exc}") from None
-    if isinstance(value, dict):
-        return {k: _render(v, context) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_render(v, context) for v in value]
-    return value
-
-
-def _coerce(key: str, value: str, default: Any) -> Any:
-    """A key=value override takes its default's type: `multiline=false` is False, not "false"."""
-    if isinstance(default, bool):
-        lowered = value.strip().lower()
-        if lowered in ("true", "yes", "1", "on"):
-            return True
-        if lowered in ("false", "no", "0", "off", ""):
-            return False
-        raise DsflowError(f"parameter {key}: expected true or false, got {value!r}")
-    for kind in (int, float):
-        if isinstance(default, kind):
-            try:
-                return kind(value)
-            except ValueError:
-                raise DsflowError(
-                    f"parameter {key}: expected a number ({kind.__name__}), got {value!r}"
-                ) from None
-    return value
-
-
-def _absolute(value: Any, settings: Settings) -> Any:
-    if isinstance(value, str) and value.split("/", 1)[0] in ("raw", "tables", "job_runs"):
-        return str(settings.datastore / value)
-    return value
-
-
-def resolve_parameters(
-    spec: JobSpec, part: Partition, overrides: dict[str, str], settings: Settings
-) -> dict[str, Any]:
-    """The parameters a job sees: ds, job_parameters (with overrides) and rendered task_specs."""
-    unknown = sorted(set(overrides) - set(spec.job_parameters))
-    if unknown:
-        known = ", ".join(sorted(spec.job_parameters)) or "none"
-        raise DsflowError(
-            f"unknown parameter {unknown[0]!r} for job {spec.name} (its job_parameters: {known})"
-        )
-    context: dict[str, Any] = {
-        "ds": part.value,
-        "ds_nodash": part.value.replace("-", ""),
-        "partition": "/".join(part.parts),  # ds=2024-01-02, or ds=2024-01-02/hr=05 (hourly)
-        "job_name": spec.name,
-    }
-    job_parameters = {
-        **spec.job_parameters,
-        **{k: _coerce(k, v, spec.job_parameters[k]) for k, v in overrides.items()},
-    }
-    context["job_parameters"] = _render(job_parameters, context)
-    task_specs = {k: _absolute(v, settings) for k, v in _render(spec.task_specs, context).items()}
-    params = {**context["job_parameters"], **task_specs, **context}
-    params["task_specs"] = task_specs
-    params["source_paths"] = {}
-    for ref in spec.inputs:
-        if ref.external:
-            continue
-        used = input_partitions(settings, spec, ref, part)
-        paths = [str(partition_dir(settings, ref, p)) for p in used]
-        single = ref.partitions in ("same", "previous") or part.grain == "none"
-        params["source_paths"][ref.name] = paths[0] if single and paths else paths
-    return params
-
-
-def parameters_hash(params: dict[str, Any], settings: Settings) -> str:
-    """A hash of a run's resolved parameters, blind to where the datastore is (a moved or
-    cloned project, or the container's /data, is not a parameter change)."""
-    text = json.dumps(params, sort_keys=True, default=str).replace(str(settings.datastore), "")
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def run_job(
@@ -285,7 +71,7 @@ def run_job(
     check_output_grains(settings, spec)
 
     reports = report_dir(settings, job, part)
-    lock_dir = settings.datastore / "job_runs" / job / ".locks"
+    lock_dir = job_runs_dir(settings, job) / ".locks"
     with partition_lock(lock_dir, job, part.label):
         return _run_locked(project, settings, spec, part, params, reports, kernels)
 
@@ -331,7 +117,7 @@ def _run_locked(
         "parameters_hash": phash,
         "upstream": _upstream(settings, spec, part),
     }
-    os.environ["DSFLOW_PROJECT_ROOT"] = str(project.root)
+    os.environ[PROJECT_ROOT_ENV] = str(project.root)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     label = f"{spec.name} {part.label}"
@@ -371,7 +157,7 @@ def _run_locked(
         record["duration_s"] = round(time.time() - started, 3)
         record["report"] = str(_report_file(reports))
         write_record(reports, record)
-        append_history(settings.datastore / "job_runs" / spec.name, record)
+        append_history(job_runs_dir(settings, spec.name), record)
     outputs = ", ".join(f"{p}/{part.label} ({n} rows)" for p, n in record["rows"].items())
     print(
         f"ok {label} in {record['duration_s']:.1f} s -> {outputs or 'no declared outputs'}; "
@@ -405,8 +191,7 @@ def _upstream(settings: Settings, spec: JobSpec, part: Partition) -> dict[str, s
     result = {}
     for ref in spec.inputs:
         for used in input_partitions(settings, spec, ref, part) if not ref.external else []:
-            meta = partition_dir(settings, ref, used) / "_dsflow.json"
-            if meta.is_file():
-                key = f"{ref.path}/{used.label}" if used != part else ref.path
-                result[key] = json.loads(meta.read_text()).get("run_id", "?")
+            meta = read_meta(partition_dir(settings, ref, used))
+            if meta is not None:
+                result[upstream_key(ref, used, part)] = meta.get("run_id", "?")
     return result

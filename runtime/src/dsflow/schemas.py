@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from .errors import DsflowError
+from .project import current_project
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".json": "json", ".jsonl": "json"}
 FORMATS |= {".ndjson": "json", ".parquet": "parquet", ".pq": "parquet"}
@@ -138,7 +139,7 @@ def ddl(schema: Any, root: Path | None = None) -> str:
     if isinstance(schema, str) and schema.strip().endswith((".yaml", ".yml")):
         path = Path(schema.strip())
         if not path.is_absolute():
-            path = (root or _project_root()) / path
+            path = (root or current_project().root) / path
         if not path.is_file():
             raise DsflowError(f"schema file {path} does not exist (make one: just infer-schema)")
         loaded = yaml.safe_load(path.read_text()) or {}
@@ -148,12 +149,3 @@ def ddl(schema: Any, root: Path | None = None) -> str:
     if isinstance(schema, dict):
         return ", ".join(f"`{name}` {kind}" for name, kind in schema.items())
     return str(schema)
-
-
-def _project_root() -> Path:
-    import os
-
-    from .project import find_project
-
-    root = os.environ.get("DSFLOW_PROJECT_ROOT")
-    return find_project(Path(root) if root else None).root

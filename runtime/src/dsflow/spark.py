@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .project import Project, find_project
+from .project import Project, current_project
 from .settings import load_settings
 
 
@@ -34,7 +34,7 @@ def spark_session(app_name: str = "dsflow") -> Any:
     """Return the project's SparkSession (created on first call, reused after)."""
     from pyspark.sql import SparkSession
 
-    project = find_project(Path(os.environ.get("DSFLOW_PROJECT_ROOT", Path.cwd())))
+    project = current_project()
     settings = load_settings(project)
     conf = read_spark_defaults(project.root / "config" / "spark-defaults.conf")
     remote = spark_remote(project)

@@ -51,7 +51,7 @@ def start_server(
 ) -> services.Service:
     """Start the server (refusing if it already runs or its port is taken); ``announce`` is
     printed once it is about to start."""
-    port = load_settings(project).ports.get("spark", 15002)
+    port = load_settings(project).port("spark")
     return services.start(
         project,
         NAME,

@@ -158,7 +158,7 @@ def load_spec(folder: Path, default_grain: str = "daily") -> JobSpec:
             raise where.error("module", "give either script or module, not both")
         if job_class != "command-line" or not isinstance(module, str):
             raise where.error("module", "only a command-line job runs a module (a dotted name)")
-        if not MODULE_NAME.match(module):
+        if not MODULE_NAME.fullmatch(module):
             raise where.error("module", f"{module!r} is not a dotted Python module name")
     else:
         if not script or not isinstance(script, str):

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backfill import job_partitions, stale_reason
+from .datastore import complete_partitions, dataset_dir, is_complete, partition_dir, report_dir
 from .graph import Graph
-from .partitions import default_partition, parse_partition
+from .partitions import (
+    default_partition,
+    parse_partition,
+    parse_partition_path,
+    partition_value,
+    shift,
+)
 from .reports import read_record
-from .runner import partition_dir, report_dir
 from .settings import Settings
+from .staleness import job_partitions, stale_reason
 
 SYMBOLS = {"complete": "#", "missing": ".", "failed": "F", "stale": "s"}
 
@@ -26,7 +32,7 @@ def partition_states(
             cells = {}
             for part in planned[job]:
                 record = read_record(report_dir(settings, job, part))
-                complete = (partition_dir(settings, ref, part) / "_SUCCESS").is_file()
+                complete = is_complete(partition_dir(settings, ref, part))
                 why = stale_reason(settings, graph, job, part) if complete else None
                 if record and record.get("status") == "failed":
                     state, why = "failed", record.get("error", "")
@@ -44,16 +50,12 @@ def partition_states(
 def default_range(settings: Settings, graph: Graph, days: int = 14) -> tuple[str, str]:
     """The ``days`` days up to the latest published partition of any job's output (up to
     yesterday, UTC, when nothing is published yet)."""
-    from .partitions import shift
-    from .tables import complete_partitions
-
     latest = []
     for spec in graph.jobs.values():
         for ref in spec.outputs:
-            folder = settings.datastore / ref.area / ref.name
-            parts = complete_partitions(folder) if folder.is_dir() else []
-            keys = [p.relative_to(folder).parts for p in parts]
-            latest += [k[0].partition("=")[2][:10] for k in keys if k]
+            folder = dataset_dir(settings, ref)
+            for path in complete_partitions(folder):
+                latest.append(parse_partition_path(path.relative_to(folder)).get("ds", "")[:10])
     day = max((d for d in latest if len(d) == 10), default=None)
     end = parse_partition(day, "daily") if day else default_partition("daily")
     return shift(end, 1 - days).value, end.value
@@ -65,7 +67,7 @@ def render_grid(states: dict[str, dict[str, Any]]) -> list[str]:
     if not states:
         return ["no datasets: no job declares outputs yet"]
     width = max(len(path) for path in states)
-    days = [lab.split("=", 1)[-1].replace("/hr=", "T") for lab in labels]
+    days = [partition_value(lab) or lab for lab in labels]  # (unpartitioned) shown as it is
     lines = [f"{'':<{width}}  {days[0] if days else ''} .. {days[-1] if days else ''}"]
     for path, data in states.items():
         cells = data["partitions"]

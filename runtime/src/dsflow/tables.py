@@ -13,13 +13,14 @@ half-written partitions are never visible.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .datastore import complete_partitions, current_datastore, is_visible, read_meta
+from .datastore import recorded_grain as recorded_grain  # where it was; new code: datastore
 from .errors import DsflowError
-from .publish import METADATA, SUCCESS
+from .partitions import parse_partition_path
 
 
 @dataclass(frozen=True)
@@ -41,44 +42,12 @@ class Table:
         return self.partitions == [self.folder]
 
 
-def _visible(path: Path) -> bool:
-    return not path.name.startswith(("_", "."))
-
-
-def complete_partitions(folder: Path) -> list[Path]:
-    """Complete partition folders of a table (``ds=*`` or ``ds=*/hr=*``), sorted by key."""
-    if (folder / SUCCESS).is_file():
-        return [folder]
-    found = []
-    for day in sorted(folder.glob("ds=*")):
-        if not _visible(day) or not day.is_dir():
-            continue
-        if (day / SUCCESS).is_file():
-            found.append(day)
-        else:
-            found += [h for h in sorted(day.glob("hr=*")) if (h / SUCCESS).is_file()]
-    return found
-
-
 def _kind(folder: Path, partitions: list[Path]) -> str:
     for part in reversed(partitions):
-        try:
-            return str(json.loads((part / METADATA).read_text()).get("kind", "fact"))
-        except (OSError, ValueError):
-            continue
+        meta = read_meta(part)
+        if meta is not None:
+            return str(meta.get("kind", "fact"))
     return "dimension" if folder.name.startswith("dim_") else "fact"
-
-
-def recorded_grain(folder: Path) -> str | None:
-    """The grain the table's latest complete partition was published with (None if unknown)."""
-    for part in reversed(complete_partitions(folder) if folder.is_dir() else []):
-        try:
-            grain = json.loads((part / METADATA).read_text()).get("grain")
-        except (OSError, ValueError):
-            continue
-        if grain:
-            return str(grain)
-    return None
 
 
 def find_tables(tables_dir: Path) -> list[Table]:
@@ -86,7 +55,7 @@ def find_tables(tables_dir: Path) -> list[Table]:
     result = []
     if not tables_dir.is_dir():
         return result
-    for folder in sorted(p for p in tables_dir.iterdir() if p.is_dir() and _visible(p)):
+    for folder in sorted(p for p in tables_dir.iterdir() if p.is_dir() and is_visible(p)):
         parts = complete_partitions(folder)
         if parts:
             result.append(Table(folder.name, folder, _kind(folder, parts), parts))
@@ -106,8 +75,7 @@ def snapshot_as_of(table: Table, as_of: str) -> Path:
 
 
 def _ds_of(table: Table, partition: Path) -> str:
-    key = partition.relative_to(table.folder).parts[0]
-    return key.partition("=")[2]
+    return parse_partition_path(partition.relative_to(table.folder)).get("ds", "")
 
 
 def _read(spark: Any, table: Table, partitions: list[Path]) -> Any:
@@ -124,7 +92,7 @@ def load_tables(spark: Any, as_of: str | None = None, datastore: Path | None = N
     snapshot at or before ``as_of`` is left out (its ``_history`` view stays), so a query
     naming it fails with "table not found". Call it again after a job publishes.
     """
-    tables_dir = (datastore or _datastore()) / "tables"
+    tables_dir = (datastore or current_datastore()) / "tables"
     views: dict[str, str] = {}
     for table in find_tables(tables_dir):
         if table.kind == "dimension" and not table.unpartitioned:
@@ -144,13 +112,3 @@ def load_tables(spark: Any, as_of: str | None = None, datastore: Path | None = N
             _read(spark, table, table.partitions).createOrReplaceTempView(table.name)
             views[table.name] = f"{table.kind}, {len(table.partitions)} complete partition(s)"
     return views
-
-
-def _datastore() -> Path:
-    import os
-
-    from .project import find_project
-    from .settings import load_settings
-
-    root = os.environ.get("DSFLOW_PROJECT_ROOT")
-    return load_settings(find_project(Path(root) if root else None)).datastore

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from .datastore import AREAS, JOB_RUNS, is_complete, partition_folders
+from .reports import read_record
 
 
 def _run_status(folder: Path) -> str:
     try:
-        return str(json.loads((folder / "run.json").read_text()).get("status", "?"))
+        record = read_record(folder)
     except (OSError, ValueError):
         return "?"
-
-
-def _partitions(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and "=" in p.name)
+    return str(record.get("status", "?")) if record else "?"
 
 
 def datastore_tree(datastore: Path, max_listed: int = 3) -> list[str]:
@@ -23,7 +22,7 @@ def datastore_tree(datastore: Path, max_listed: int = 3) -> list[str]:
     Long partition lists are shortened to the first and last few, with a count.
     """
     lines = [f"{datastore}/"]
-    for area in ("raw", "tables", "job_runs"):
+    for area in AREAS:
         base = datastore / area
         lines.append(f"  {area}/")
         if not base.is_dir():
@@ -32,17 +31,17 @@ def datastore_tree(datastore: Path, max_listed: int = 3) -> list[str]:
         if not children:
             lines.append("    (empty)")
         for child in children:
-            parts = _partitions(child)
+            parts = partition_folders(child)
             if not parts:
                 files = sum(1 for p in child.rglob("*") if p.is_file())
                 lines.append(f"    {child.name}/  ({files} files)")
                 continue
-            if area == "job_runs":
+            if area == JOB_RUNS:
                 marks = {p: _run_status(p) for p in parts}
                 failed = sum(1 for m in marks.values() if m == "failed")
                 lines.append(f"    {child.name}/  {len(parts)} runs, {failed} failed")
             else:
-                marks = {p: "ok" if (p / "_SUCCESS").exists() else "--" for p in parts}
+                marks = {p: "ok" if is_complete(p) else "--" for p in parts}
                 done = sum(1 for m in marks.values() if m == "ok")
                 lines.append(f"    {child.name}/  {len(parts)} partitions, {done} complete")
             shown = (
