@@ -44,12 +44,6 @@ fmt:
     {{ run }} just --fmt --justfile justfile
     {{ run }} just --fmt --justfile project-template/justfile
 
-# scaffold a project from this checkout into DEST and list its recipes
-[group('demo')]
-scaffold dest="/tmp/dsflow-demo":
-    {{ run }} copier copy --trust --defaults --vcs-ref HEAD "{{ justfile_directory() }}" "$1"
-    cd "$1" && just --list
-
 # after changing runtime/pyproject.toml: re-lock, and write runtime/constraints.txt (what projects resolve within)
 [group('dev')]
 lock:
@@ -59,7 +53,7 @@ lock:
 # create the release tags this clone lacks, from the CHANGELOG's `## vX.Y.Z` headings
 [group('dev')]
 release-tags:
-    {{ run }} python tools/release_tags.py
+    python3 tools/release_tags.py
 
 # benchmarks (bench/): whole-process timings reported as figures and ratios
 [group('bench')]

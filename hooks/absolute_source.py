@@ -10,8 +10,10 @@ destination's parts taken off (or $PWD, which the shell keeps).
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -31,36 +33,45 @@ def started_in(dst_given: str) -> list[Path]:
         candidates.append(up)
     if os.environ.get("PWD"):
         candidates.append(Path(os.environ["PWD"]))
-    return [c for c in candidates if (c / dst_given).resolve() == here or dst.is_absolute()]
+    return [c for c in candidates if (c / dst_given).resolve() == here]
 
 
-def main(src_given: str, dst_given: str) -> int:
+def holds_commit(repo: Path, commit: str) -> bool:
+    """True when ``repo`` is the template copier rendered: a git repository with ``commit``."""
+    if not (repo / "copier.yml").is_file():
+        return False
+    check = subprocess.run(
+        ["git", "-C", str(repo), "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True
+    )
+    return check.returncode == 0
+
+
+def main(src_given: str, dst_given: str, commit: str) -> int:
     if re.match(r"^(\w[\w+.-]*://|git@|gh:|gl:|/)", src_given):
         return 0  # already absolute or a URL
-    source = None
-    for base in started_in(dst_given):
-        candidate = (base / Path(src_given).expanduser()).resolve()
-        if (candidate / "copier.yml").is_file():
-            source = candidate
-            break
+    candidates = [(b / Path(src_given).expanduser()).resolve() for b in started_in(dst_given)]
+    # the repository holding the rendered commit, else (uncommitted template edits render from
+    # a commit copier made for the occasion) the first folder that is a copier template
+    source = next((c for c in candidates if holds_commit(c, commit)), None) or next(
+        (c for c in candidates if (c / "copier.yml").is_file()), None
+    )
     if source is None:
         print(
-            f"dsflow: warning: cannot tell where the template {src_given!r} is; give copier an "
-            "absolute path or a URL, or set _src_path in .copier-answers.yml and the runtime's "
-            "git = in pyproject.toml to one",
+            f"dsflow: error: cannot tell where the template {src_given!r} is from here: run "
+            "copier with the template's absolute path or URL (the project records it, and "
+            "`just setup`, `just new-job` and `just update` need it)",
             file=sys.stderr,
         )
-        return 0
+        return 1
+    # JSON strings are valid YAML and TOML strings: any path survives quoting
     answers = ANSWERS.read_text()
-    ANSWERS.write_text(
-        re.sub(r"(?m)^_src_path: .*$", lambda _: f"_src_path: {source}", answers, count=1)
-    )
+    line = f"_src_path: {json.dumps(str(source))}"
+    ANSWERS.write_text(re.sub(r"(?m)^_src_path: .*$", lambda _: line, answers, count=1))
     pyproject = PYPROJECT.read_text()
-    PYPROJECT.write_text(
-        re.sub(r'git = "file://[^"]*"', lambda _: f'git = "file://{source}"', pyproject, count=1)
-    )
+    git = f"git = {json.dumps('file://' + str(source))}"
+    PYPROJECT.write_text(re.sub(r'git = "file://[^"]*"', lambda _: git, pyproject, count=1))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(*sys.argv[1:4]))

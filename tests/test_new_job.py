@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import git, run
+from conftest import REPO, git, run
 
 pytestmark = pytest.mark.slow
 
@@ -167,3 +167,22 @@ def test_setup_without_java_says_how_to_install(env_project, tmp_path):
     )
     assert result.returncode == 2
     assert "Java not found" in result.stderr and "openjdk-17" in result.stderr
+
+
+def test_setup_locks_the_versions_the_template_release_was_tested_with(env_project):
+    """`just setup` resolves the project's own uv.lock within runtime/constraints.txt: every
+    package the runtime release pins has that exact version in the project's lock."""
+    import tomllib
+
+    lock = tomllib.loads((env_project / "uv.lock").read_text())
+    locked = {p["name"]: p.get("version") for p in lock["package"]}
+    pins = {}
+    for line in (REPO / "runtime" / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#") and ";" not in line:
+            name, _, version = line.partition("==")
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    shared = {name for name in pins if name in locked}
+    assert {"pyspark", "pandas", "papermill", "pyarrow", "copier"} <= shared
+    assert {n: locked[n] for n in shared} == {n: pins[n] for n in shared}
+    runtime = next(p for p in lock["package"] if p["name"] == "dsflow-runtime")
+    assert "subdirectory=runtime" in runtime["source"]["git"]

@@ -268,29 +268,41 @@ def test_the_repository_releases_are_consistent(tmp_path):
 
 
 def test_a_v0_3_project_with_a_vendored_runtime_moves_to_the_package(tmp_path):
-    """A project made at v0.3.0 (runtime vendored in dsflow/, templated uv.lock) updates to
-    this release as the CHANGELOG's migration note says: `just update`, commit, `just setup`.
-    Afterwards no runtime code and no templated lock are left, the runtime is the package at
-    the new release's commit, and the recipes work."""
+    """A project made at v0.3.0 (runtime vendored in dsflow/, templated uv.lock, a download job
+    with its own download.py and a published partition) updates from an untagged clone with
+    `just update to=<release>` as the CHANGELOG's migration note says: update, commit,
+    `just setup`. Afterwards no runtime code and no templated lock are left, the runtime is the
+    package at the new release's commit, the job runs the runtime's downloader, and the
+    partition is still up to date."""
     clone = released_clone(tmp_path / "dsflow", version="v9.9.9")
     release_tags(clone)
     project = tmp_path / "old-project"
     copier.run_copy(str(clone), project, vcs_ref="v0.3.0", defaults=True, unsafe=True, quiet=True)
     assert (project / "dsflow" / "runner.py").is_file() and (project / "uv.lock").is_file()
-    init_git(project)
     run(["just", "setup"], cwd=project)
-    result = just_update(project)
+    url = f"url=file://{SAMPLES}/{{{{ ds }}}}.json"
+    run(["just", "new-job", "download_file", "meteo", url], cwd=project, stdin=subprocess.DEVNULL)
+    assert (project / "jobs/download-meteo/download.py").is_file()
+    run(["just", "run", "job=download-meteo", "ds=2024-01-02"], cwd=project)
+    init_git(project)
+
+    result = just_update(project, "to=v9.9.9")
     assert "v0.3.0 -> v9.9.9" in result.stdout
     commit(project, "update to v9.9.9")
     run(["just", "setup"], cwd=project)
     assert not (project / "dsflow").exists()
     assert answers_commit(project) == "v9.9.9"
+    assert answers_commit(project / "jobs/download-meteo") == "v9.9.9"
     assert runtime_pin(project) == git(clone, "rev-parse", "v9.9.9^{commit}").strip()
     lock = (project / "uv.lock").read_text()
     assert 'name = "dsflow-runtime"' in lock and "subdirectory=runtime" in lock
-    version = run(
-        [str(project / ".venv/bin/python"), "-c", "import dsflow; print(dsflow.__file__)"],
-        cwd=project,
+    job = project / "jobs/download-meteo"
+    assert not (job / "download.py").exists()
+    assert yaml.safe_load((job / "job_specs.yaml").read_text())["module"] == "dsflow.download"
+    plan = run(
+        ["just", "backfill", "start=2024-01-02", "end=2024-01-02", "dry-run=true"], cwd=project
     )
-    assert "site-packages" in version.stdout or "git" in version.stdout
-    run(["just", "templates"], cwd=project)
+    assert "nothing to do" in plan.stdout.lower(), plan.stdout
+    run(["just", "run", "job=download-meteo", "ds=2024-01-03"], cwd=project)
+    served = (SAMPLES / "2024-01-03.json").read_bytes()
+    assert (project / "datastore/raw/meteo/ds=2024-01-03/2024-01-03.json").read_bytes() == served

@@ -11,27 +11,32 @@ CALLER_PATH="$PATH"
 BIN="$HOME/.local/bin"
 export PATH="$BIN:$PATH"
 
-if ! command -v uv >/dev/null 2>&1; then
+export UV_TOOL_BIN_DIR="$BIN"   # where `uv tool install` puts just and copier
+
+# true when command $1 exists and `$1 --version` reports at least version $2
+at_least() {
+    have=$("$1" --version 2>/dev/null | head -n 1 | awk '{print $2}')  # "uv 0.13.9 (...)"
+    [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$2" "$have" | sort -V | head -n 1)" = "$2" ]
+}
+
+if ! at_least uv 0.8; then
     echo "bootstrap: installing uv into $BIN (pip --user)"
-    if ! python3 -m pip install --user --quiet uv 2>/tmp/dsflow-bootstrap.$$; then
-        if grep -q externally-managed /tmp/dsflow-bootstrap.$$; then
-            python3 -m pip install --user --quiet --break-system-packages uv
+    log=$(mktemp)
+    if ! python3 -m pip install --user --quiet --upgrade uv 2>"$log"; then
+        if grep -q externally-managed "$log"; then
+            python3 -m pip install --user --quiet --upgrade --break-system-packages uv || {
+                rm -f "$log"; echo "bootstrap: error: could not install uv; see https://docs.astral.sh/uv/" >&2; exit 1; }
         else
-            cat /tmp/dsflow-bootstrap.$$ >&2
-            rm -f /tmp/dsflow-bootstrap.$$
+            cat "$log" >&2
+            rm -f "$log"
             echo "bootstrap: error: could not install uv; see https://docs.astral.sh/uv/" >&2
             exit 1
         fi
     fi
-    rm -f /tmp/dsflow-bootstrap.$$
+    rm -f "$log"
 fi
-for tool in rust-just copier; do
-    command="${tool#rust-}"
-    if ! command -v "$command" >/dev/null 2>&1; then
-        echo "bootstrap: uv tool install $tool"
-        uv tool install --quiet "$tool"
-    fi
-done
+at_least just 1.55 || { echo "bootstrap: uv tool install rust-just"; uv tool install --quiet --force rust-just; }
+at_least copier 9.10 || { echo "bootstrap: uv tool install copier"; uv tool install --quiet --force copier; }
 case ":$CALLER_PATH:" in
     *":$BIN:"*) ;;
     *) echo "bootstrap: add $BIN to your PATH for just, copier and uv: export PATH=\"\$HOME/.local/bin:\$PATH\"" ;;

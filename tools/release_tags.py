@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-HEADING = re.compile(r"^## (v(\d+)\.(\d+)\.(\d+))\b[^\n(]*(?:\(([0-9a-f]{7,40})\))?", re.M)
+# `## v1.2.3 — date`, optionally ending in `(<commit>)`; `## v1.2.3-rc1` is not a release
+HEADING = re.compile(r"^## (v(\d+)\.(\d+)\.(\d+))(?=[ \t]|$)[^\n(]*(?:\(([0-9a-f]{7,40})\))?", re.M)
 UNRELEASED = re.compile(r"^## Unreleased\b", re.M)
 
 
@@ -48,9 +49,10 @@ def releases(repo: Path = REPO) -> list[Release]:
             commit = _git(
                 repo, "rev-parse", "--verify", "--quiet", f"{named}^{{commit}}", check=False
             )
-        else:
+        else:  # the first commit whose diff touches that exact heading line introduced it
+            pattern = f"^## {re.escape(tag)}([ \t]|$)"
             added = _git(
-                repo, "log", "--reverse", "--format=%H", "-S", f"## {tag}", "--", "CHANGELOG.md"
+                repo, "log", "--reverse", "--format=%H", "-G", pattern, "--", "CHANGELOG.md"
             )
             commit = added.splitlines()[0] if added else ""
         found.append(Release(tag, commit))

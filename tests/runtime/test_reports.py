@@ -197,3 +197,25 @@ def test_a_notebook_change_changes_the_hash(tmp_path):
     before = hash_of(folder)
     (folder / "explore.py").write_text("# %%\nx = 2\n")
     assert hash_of(folder) != before
+
+
+def test_saving_a_notebook_with_new_outputs_keeps_the_hash(make_job):
+    """Jupyter rewrites outputs, execution counts and metadata on save: not a code change; a
+    changed cell source is."""
+    import json
+
+    from dsflow.reports import code_hash
+    from dsflow.specs import load_spec
+
+    def notebook(source: str, outputs: list) -> str:
+        cell = {"cell_type": "code", "source": [source], "metadata": {}, "outputs": outputs,
+                "execution_count": len(outputs)}  # fmt: skip
+        return json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+    spec = {"job_name": "nb", "class": "notebook", "script": "nb.ipynb"}
+    folder = make_job("nb", spec, files={"nb.ipynb": notebook("x = 1", [])})
+    before = code_hash(load_spec(folder))
+    (folder / "nb.ipynb").write_text(notebook("x = 1", [{"output_type": "stream", "text": "1"}]))
+    assert code_hash(load_spec(folder)) == before
+    (folder / "nb.ipynb").write_text(notebook("x = 2", []))
+    assert code_hash(load_spec(folder)) != before

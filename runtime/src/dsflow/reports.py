@@ -70,8 +70,22 @@ def code_hash(spec: JobSpec) -> str:
         rel = path.relative_to(folder)
         if not path.is_file() or _not_code(rel):
             continue
-        digest.update(rel.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(rel.as_posix().encode() + b"\0" + _code_bytes(path) + b"\0")
     return CODE_HASH_SCHEME + digest.hexdigest()[:16]
+
+
+def _code_bytes(path: Path) -> bytes:
+    """A file's bytes; for a .ipynb only its cells' types and sources (Jupyter rewrites outputs,
+    counts and metadata on every save, which change nothing a run does)."""
+    data = path.read_bytes()
+    if path.suffix != ".ipynb":
+        return data
+    try:
+        cells = json.loads(data)["cells"]
+        kept = [(c.get("cell_type"), "".join(c.get("source") or "")) for c in cells]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return data  # not a notebook we can read: its bytes, then
+    return json.dumps(kept).encode()
 
 
 def _not_code(rel: Path) -> bool:

@@ -76,7 +76,10 @@ def check_clean(root: Path) -> None:
 
 
 def _update_one(folder: Path, vcs_ref: str | None) -> ItemResult:
-    before = str(read_answers(folder).get("_commit", "?"))
+    try:
+        before = str(read_answers(folder).get("_commit", "?"))
+    except DsflowError as exc:
+        return ItemResult("?", "?", str(exc))
     try:
         copier.run_update(
             dst_path=folder,
@@ -93,12 +96,15 @@ def _update_one(folder: Path, vcs_ref: str | None) -> ItemResult:
     except Exception as exc:  # plumbum's git errors and the like: one item fails, not the run
         message = " ".join(str(exc).split())[:300]
         return ItemResult(before, before, f"{type(exc).__name__}: {message}")
-    return ItemResult(before, str(read_answers(folder).get("_commit", "?")))
+    try:
+        return ItemResult(before, str(read_answers(folder).get("_commit", "?")))
+    except DsflowError as exc:
+        return ItemResult(before, "?", str(exc))
 
 
 def _set_aside_unmerged(top: Path) -> list[str]:
     """Index lines of unmerged entries, which are then reset so the next update can run."""
-    lines = _git(top, "ls-files", "--unmerged").splitlines()
+    lines = [line for line in _git(top, "ls-files", "-z", "--unmerged").split("\0") if line]
     paths = sorted({line.split("\t", 1)[1] for line in lines if "\t" in line})
     if paths:
         _git(top, "reset", "-q", "--", *paths)
@@ -110,7 +116,7 @@ def _restore_unmerged(top: Path, lines: list[str]) -> None:
         return
     paths = sorted({line.split("\t", 1)[1] for line in lines})
     drop = [f"0 {'0' * 40}\t{p}" for p in paths]
-    _git(top, "update-index", "--index-info", input="\n".join([*drop, *lines]) + "\n")
+    _git(top, "update-index", "-z", "--index-info", input="\0".join([*drop, *lines]) + "\0")
 
 
 def has_conflict_markers(path: Path) -> bool:
@@ -137,25 +143,50 @@ def update_project(project: Project, vcs_ref: str | None = None, sync: bool = Tr
     items = [("project", root)] + [
         (f"jobs/{job}", project.jobs_dir / job) for job in project.job_names(marker=ANSWERS_FILE)
     ]
-    for name, folder in items:
-        report.items[name] = _update_one(folder, vcs_ref)
-        unmerged += _set_aside_unmerged(top)
-    prefix = _git(root, "rev-parse", "--show-prefix").strip()
+    try:
+        for name, folder in items:
+            report.items[name] = _update_one(folder, vcs_ref)
+            unmerged += _set_aside_unmerged(top)
+    finally:  # whatever stopped the loop, git keeps seeing the conflicts as unmerged
+        _restore_unmerged(top, unmerged)
     conflicted = {line.split("\t", 1)[1] for line in unmerged}
-    status = _git(root, "status", "--porcelain", "--untracked-files=all", "--", ".")
-    for line in status.splitlines():
-        path = line[3:].strip().strip('"')
-        if " -> " in path:
-            path = path.split(" -> ", 1)[1]
-        rel = path[len(prefix) :] if prefix and path.startswith(prefix) else path
-        report.changed.append(f"{line[:2].strip() or '?'} {rel}")
-        full = root / rel
-        if path in conflicted or rel.endswith(".rej") or has_conflict_markers(full):
-            report.conflicts.append(rel)
-    _restore_unmerged(top, unmerged)
+    report.conflicts = _conflicts(root, top, conflicted)
     if sync:
         report.synced = resync(root, report.conflicts)
+    report.changed = _changed(root, top)
     return report
+
+
+def _status(root: Path, top: Path) -> list[tuple[str, str]]:
+    """(status code, path relative to the repository top) of each changed file under root."""
+    out = _git(root, "status", "--porcelain", "-z", "--untracked-files=all", "--", ".")
+    entries, fields = [], out.split("\0")
+    while fields:
+        entry = fields.pop(0)
+        if not entry:
+            continue
+        code, path = entry[:2], entry[3:]
+        if code[0] in "RC" and fields:
+            fields.pop(0)  # -z gives a rename's old path as a field of its own
+        entries.append((code, path))
+    return entries
+
+
+def _relative(root: Path, top: Path, path: str) -> str:
+    return (top / path).relative_to(root).as_posix()
+
+
+def _changed(root: Path, top: Path) -> list[str]:
+    return [f"{code.strip() or '?'} {_relative(root, top, p)}" for code, p in _status(root, top)]
+
+
+def _conflicts(root: Path, top: Path, unmerged: set[str]) -> list[str]:
+    found = []
+    for _, path in _status(root, top):
+        rel = _relative(root, top, path)
+        if path in unmerged or rel.endswith(".rej") or has_conflict_markers(root / rel):
+            found.append(rel)
+    return found
 
 
 def resync(root: Path, conflicts: list[str]) -> str:
