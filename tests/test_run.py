@@ -167,7 +167,7 @@ def test_notebook_job_publishes_partition_with_report(project):
     assert record["rows"] == {"tables/squares": 4}
     assert record["parameters"]["n"] == 4  # the override took the default's type
     assert record["checks"] == ["min_rows=1: 4 rows", "not_null(x)"]
-    assert len(record["code_hash"]) == 16 and record["duration_s"] > 0
+    assert re.fullmatch(r"c2:[0-9a-f]{16}", record["code_hash"]) and record["duration_s"] > 0
     html = (report / "report.html").read_text()
     assert "rows 4" in html
     # it opens offline: no script, module or stylesheet from the internet (require.js, MathJax)
