@@ -201,3 +201,39 @@ def test_runtime_constraints_match_the_repository_lock():
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def _copy_relative(template_repo: Path, dst: str, pwd: Path):
+    """`copier copy --trust --defaults <relative template> DST` from the template's parent."""
+    import os
+    import subprocess
+    import sys
+
+    copier_cli = str(Path(sys.executable).parent / "copier")
+    env = {**os.environ, "PWD": str(pwd)}
+    return subprocess.run(
+        [copier_cli, "copy", "--trust", "--defaults", template_repo.name, dst],
+        cwd=template_repo.parent, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def test_relative_template_with_an_absolute_destination(template_repo, tmp_path):
+    """`copier copy dsflow /abs/project` from the template's parent: the shell's $PWD tells where
+    copier ran, so the project records the template's absolute path."""
+    dst = tmp_path / "abs-project"
+    result = _copy_relative(template_repo, str(dst), pwd=template_repo.parent)
+    assert result.returncode == 0, result.stderr
+    answers = yaml.safe_load((dst / ".copier-answers.yml").read_text())
+    assert answers["_src_path"] == str(template_repo)
+    assert f'git = "file://{template_repo}"' in (dst / "pyproject.toml").read_text()
+
+
+def test_relative_template_that_cannot_be_located_is_an_error(template_repo, tmp_path):
+    """With an absolute destination and a $PWD that is not where copier ran, the template cannot
+    be found later: copier fails with the reason instead of making a project that cannot set
+    up."""
+    dst = tmp_path / "lost-project"
+    result = _copy_relative(template_repo, str(dst), pwd=tmp_path)
+    assert result.returncode != 0
+    assert "cannot tell where the template 'dsflow' is from here" in result.stderr
+    assert not (dst / "pyproject.toml").exists()

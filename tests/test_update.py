@@ -47,9 +47,13 @@ def versions(tmp_path: Path):
     return repo, project
 
 
-def release(repo: Path, tag: str, edits: dict[str, tuple[str, str]]) -> str:
-    """Commit ``edits`` (path -> (old, new) text replacement) to the template, tag it; return
-    the commit."""
+def release(
+    repo: Path, tag: str, edits: dict[str, tuple[str, str]], remove: tuple[str, ...] = ()
+) -> str:
+    """Commit ``edits`` (path -> (old, new) text replacement) and the removal of ``remove`` to
+    the template, tag it; return the commit."""
+    for rel in remove:
+        git(repo, "rm", "-q", rel)
     for rel, (old, new) in edits.items():
         path = repo / rel
         text = path.read_text()
@@ -136,8 +140,8 @@ def test_conflicts_in_three_places_are_all_listed_and_everything_is_updated(vers
 
 
 def test_update_merges_template_changes_and_keeps_user_edits(versions):
-    """Edits on other lines than the template's survive; data and adhoc notebooks are never
-    touched; a second update finds nothing to do."""
+    """Edits on other lines than the template's survive; a file the template drops goes; data
+    and adhoc notebooks are never touched; a second update finds nothing to do."""
     repo, project = versions
     readme = project / "README.md"
     readme.write_text(readme.read_text() + "\n## Our notes\n\nKeep this.\n")
@@ -156,9 +160,13 @@ def test_update_merges_template_changes_and_keeps_user_edits(versions):
             "project-template/README.md.jinja": ("## Layout", "## Layout (v1.1)"),
             JSON_NOTEBOOK: (first_cell(repo / JSON_NOTEBOOK), "# %% Title changed in v1.1"),
         },
+        remove=("project-template/.env.example",),
     )
     result = just_update(project)
     assert "CONFLICT" not in result.stdout + result.stderr
+    # a file the release drops is gone, even though three job updates ran after the project's
+    assert not (project / ".env.example").exists()
+    assert "D .env.example" in result.stdout
     text = readme.read_text()
     assert "## Layout (v1.1)" in text and "Keep this." in text
     nb = notebook.read_text()
@@ -223,9 +231,7 @@ def test_an_update_that_changes_no_job_code_keeps_partitions_up_to_date(versions
         ],
         cwd=project,
     )
-    assert "nothing to do" in plan.stdout.lower() or "up to date" in plan.stdout.lower(), (
-        plan.stdout
-    )
+    assert "plan: 0 to run, 1 up to date" in plan.stdout, plan.stdout
     assert "code changed" not in plan.stdout
 
 
@@ -286,10 +292,15 @@ def test_a_v0_3_project_with_a_vendored_runtime_moves_to_the_package(tmp_path):
     run(["just", "run", "job=download-meteo", "ds=2024-01-02"], cwd=project)
     init_git(project)
 
-    result = just_update(project, "to=v9.9.9")
+    result = just_update(project, "to=v9.9.9")  # the old runtime's updater
     assert "v0.3.0 -> v9.9.9" in result.stdout
     commit(project, "update to v9.9.9")
+    warned = run(["just", "setup"], cwd=project)  # the new justfile and runtime
+    if (project / "dsflow").exists():  # the old updater leaves it when the project has jobs
+        assert "dsflow/ still holds the runtime v0.3.0 vendored" in warned.stderr
+        git(project, "rm", "-r", "-q", "dsflow")
     run(["just", "setup"], cwd=project)
+    commit(project, "the runtime is a package")
     assert not (project / "dsflow").exists()
     assert answers_commit(project) == "v9.9.9"
     assert answers_commit(project / "jobs/download-meteo") == "v9.9.9"
@@ -302,7 +313,7 @@ def test_a_v0_3_project_with_a_vendored_runtime_moves_to_the_package(tmp_path):
     plan = run(
         ["just", "backfill", "start=2024-01-02", "end=2024-01-02", "dry-run=true"], cwd=project
     )
-    assert "nothing to do" in plan.stdout.lower(), plan.stdout
+    assert "plan: 0 to run, 1 up to date" in plan.stdout, plan.stdout
     run(["just", "run", "job=download-meteo", "ds=2024-01-03"], cwd=project)
     served = (SAMPLES / "2024-01-03.json").read_bytes()
     assert (project / "datastore/raw/meteo/ds=2024-01-03/2024-01-03.json").read_bytes() == served

@@ -41,6 +41,15 @@ def write_project(
     return root
 
 
+def write_file(path: Path, content: str | bytes) -> None:
+    """Write ``content`` (text or bytes) to ``path``, making its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+
+
 def write_job(
     jobs_dir: Path,
     name: str,
@@ -59,12 +68,7 @@ def write_job(
     if files is None:
         files = {"job.py": "print('ok')\n"} if isinstance(spec, dict) and spec.get("script") else {}
     for rel, content in files.items():
-        path = folder / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
+        write_file(folder / rel, content)
     write_yaml(folder / "job_specs.yaml", spec)
     return folder
 

@@ -14,7 +14,7 @@ import pytest
 from dsflow.reports import CODE_HASH_SCHEME, code_hash
 from dsflow.specs import load_spec
 
-from .conftest import job_spec, write_job, write_yaml
+from .conftest import job_spec, write_file, write_job, write_yaml
 
 SPEC = job_spec(
     "clean",
@@ -53,12 +53,7 @@ def hash_of(folder: Path) -> str:
 
 def edit(rel: str, content: str | bytes = "changed\n") -> Callable[[Path], None]:
     def _edit(folder: Path) -> None:
-        path = folder / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
+        write_file(folder / rel, content)
 
     return _edit
 

@@ -27,6 +27,14 @@ def _cmd_setup(args: argparse.Namespace) -> None:
     print(
         f"secrets: {'generated ' + ', '.join(created) if created else 'kept'} in .env (gitignored)"
     )
+    if (project.root / "dsflow" / "__init__.py").is_file():
+        # v0.3.0 and earlier vendored the runtime there; Python run from the project root
+        # would import it instead of the installed package
+        print(
+            "warning: dsflow/ still holds the runtime v0.3.0 vendored; it would shadow the "
+            "installed one: move anything you changed in it to src/, then `git rm -r dsflow`",
+            file=sys.stderr,
+        )
     print("ready: `just` lists the recipes; `just templates` the job templates")
 
 
@@ -252,26 +260,30 @@ def _run_plan(project, settings, graph, jobs, start, end, options, force) -> Non
         raise SystemExit(1)
 
 
-def _cmd_pipeline(args: argparse.Namespace) -> None:
+def _graph_jobs(options: dict[str, str]) -> tuple[Project, Any, Any, list[str]]:
+    """The project, its settings and job graph, and the jobs ``job=`` selects (all by default)."""
     from .graph import build_graph
-    from .resolve import resolve_partition
     from .settings import load_settings
 
-    options = parse_kv(args.params, allowed=["ds", "job", "parallel", "dry-run"])
     project = find_project()
     settings = load_settings(project)
     graph = build_graph(project, settings)
     jobs = graph.select(options.get("job"))
     if not jobs:
         raise DsflowError("no jobs to run: create one with `just new-job`")
+    return project, settings, graph, jobs
+
+
+def _cmd_pipeline(args: argparse.Namespace) -> None:
+    from .resolve import resolve_partition
+
+    options = parse_kv(args.params, allowed=["ds", "job", "parallel", "dry-run"])
+    project, settings, graph, jobs = _graph_jobs(options)
     ds = options.get("ds") or resolve_partition(graph.jobs[jobs[0]], None).value
     _run_plan(project, settings, graph, jobs, ds, ds, options, force=True)
 
 
 def _cmd_backfill(args: argparse.Namespace) -> None:
-    from .graph import build_graph
-    from .settings import load_settings
-
     allowed = ["start", "end", "job", "parallel", "force", "dry-run", "confirm"]
     options = parse_kv(args.params, allowed=allowed)
     if "start" not in options or "end" not in options:
@@ -279,12 +291,7 @@ def _cmd_backfill(args: argparse.Namespace) -> None:
             "usage: just backfill start=YYYY-MM-DD end=YYYY-MM-DD (end included) [job=X] "
             "[parallel=N] [force=true] [dry-run=true]"
         )
-    project = find_project()
-    settings = load_settings(project)
-    graph = build_graph(project, settings)
-    jobs = graph.select(options.get("job"))
-    if not jobs:
-        raise DsflowError("no jobs to run: create one with `just new-job`")
+    project, settings, graph, jobs = _graph_jobs(options)
     force = _truthy(options.get("force"))
     _run_plan(project, settings, graph, jobs, options["start"], options["end"], options, force)
 

@@ -4,7 +4,10 @@ Each item (the project, then each job) is its own copier subproject and is updat
 whatever happens to one (a conflict, a refused update) is recorded and the next one still goes.
 Copier marks a conflicted file as unmerged in git's index, which makes the next item's update
 fail (``git write-tree``): so each item's unmerged entries are set aside after its update and
-put back once every item is done, for ``git status`` and merge tools to see.
+put back once every item is done, for ``git status`` and merge tools to see. And copier builds a
+job's update from the index, not the work tree: a file the project's update deleted but left in
+the index came back with the next job's update. So each item's result is staged before the next
+item goes, and unstaged at the end.
 """
 
 from __future__ import annotations
@@ -147,7 +150,9 @@ def update_project(project: Project, vcs_ref: str | None = None, sync: bool = Tr
         for name, folder in items:
             report.items[name] = _update_one(folder, vcs_ref)
             unmerged += _set_aside_unmerged(top)
-    finally:  # whatever stopped the loop, git keeps seeing the conflicts as unmerged
+            _git(root, "add", "-A", "--", ".")
+    finally:  # whatever stopped the loop: the result unstaged, the conflicts unmerged again
+        _git(root, "reset", "-q", "--", ".")
         _restore_unmerged(top, unmerged)
     conflicted = {line.split("\t", 1)[1] for line in unmerged}
     report.conflicts = _conflicts(root, top, conflicted)
