@@ -66,9 +66,10 @@ def is_clean(repo: Path = REPO) -> bool:
 def released_clone(dst: Path, version: str | None = None) -> Path:
     """A clone of main as a user gets it (no tags), plus the working tree as one more commit.
 
-    With ``version``, that commit also turns the CHANGELOG's ``## Unreleased`` heading into
-    ``## <version>``: it is the release this working tree would become. Tags are *not* made
-    here: ``tools/release_tags.py`` in the clone makes them, as the README says.
+    With ``version``, that commit also releases the working tree as ``<version>``: the
+    CHANGELOG's ``## Unreleased`` heading becomes ``## <version>``, or a heading of that name is
+    added above the latest release. Tags are *not* made here: ``tools/release_tags.py`` in the
+    clone makes them, as the README says.
     """
     subprocess.run(
         ["git", "clone", "-q", "--no-tags", "--branch", "main", f"file://{REPO}", str(dst)],
@@ -81,9 +82,13 @@ def released_clone(dst: Path, version: str | None = None) -> Path:
     tree = snapshot_files(dst)
     if version:
         changelog = dst / "CHANGELOG.md"
-        changelog.write_text(
-            changelog.read_text().replace("## Unreleased", f"## {version} — release test", 1)
-        )
+        text = changelog.read_text()
+        heading = f"## {version} — release test"
+        if "\n## Unreleased" in text:
+            text = text.replace("\n## Unreleased", f"\n{heading}", 1)
+        else:
+            text = text.replace("\n## v", f"\n{heading}\n\n* (this working tree)\n\n## v", 1)
+        changelog.write_text(text)
     git(dst, "add", "-A")
     git(dst, "commit", "-q", "--allow-empty", "-m", f"working tree ({len(tree)} files)")
     return dst
