@@ -1,6 +1,7 @@
 #!/bin/sh
-# Set up a stock machine (python3 with pip, Java 17) for dsflow, then run a recipe of this
-# repository: `sh tools/bootstrap.sh demo` or `sh tools/bootstrap.sh test`.
+# Set up a stock machine (python3 with pip, Java 17) for dsflow, then run a command in this
+# repository's dev environment: `sh tools/bootstrap.sh just demo`, `sh tools/bootstrap.sh just
+# test` (pytest over tests/). With no command it only installs the tools.
 #
 # Installs, for your user only, into ~/.local/bin: uv (with pip; on a Python that refuses
 # user installs, PEP 668 as on Debian 12, with --break-system-packages, which only touches
@@ -43,4 +44,4 @@ case ":$CALLER_PATH:" in
 esac
 [ "$#" -eq 0 ] && exit 0
 export DSFLOW_CALLER_PATH="$CALLER_PATH"
-exec uv run --frozen just "$@"
+exec uv run --frozen "$@"

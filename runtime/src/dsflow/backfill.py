@@ -23,7 +23,7 @@ from .graph import Graph
 from .partitions import Partition, partition_range, range_bound, shift
 from .project import Project
 from .settings import Settings
-from .staleness import job_partitions, stale_reason  # planning's inputs; also importable here
+from .staleness import job_partitions, stale_reason
 
 LARGE_RANGE = 10_000
 

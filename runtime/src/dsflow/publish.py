@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from .datastore import METADATA, SUCCESS
-from .datastore import is_complete as is_complete  # where it was; readers use datastore's
 
 STAGING_PREFIX = "_staging-"
 _RENAME_EXCHANGE = 2

@@ -26,7 +26,7 @@ from .partitions import Partition
 from .project import PROJECT_ROOT_ENV, Project
 from .publish import clean_stale_staging, publish, staging_dir
 from .reports import append_history, code_hash, render_html, write_record
-from .resolve import (  # the run's first steps; also importable from here, as before
+from .resolve import (
     check_inputs,
     check_output_grains,
     input_partitions,

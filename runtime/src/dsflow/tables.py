@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from .datastore import complete_partitions, current_datastore, is_visible, read_meta
-from .datastore import recorded_grain as recorded_grain  # where it was; new code: datastore
 from .errors import DsflowError
 from .partitions import parse_partition_path
 
