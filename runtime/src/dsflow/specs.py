@@ -32,15 +32,32 @@ OUTPUT_KEYS = (
 )  # fmt: skip
 
 
+DATASET_KEYS = {
+    "table", "tables", "raw", "kind", "partitions", "external",  # every entry
+    "partial",  # inputs: a coarser job may run on an incomplete period
+    "schema", "schema_evolution", "allow_empty",  # outputs: the table's contract
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class DatasetRef:
-    """A dataset in the datastore: ``raw/<name>`` or ``tables/<name>``."""
+    """A dataset in the datastore: ``raw/<name>`` or ``tables/<name>``.
+
+    Inputs may say ``partial`` (a coarser job runs on the finer partitions that exist rather
+    than waiting for its whole period). Outputs may declare ``schema`` (the table's contract
+    before its first publish), ``schema_evolution`` (new columns are accepted) and
+    ``allow_empty`` (a partition with no rows may be published).
+    """
 
     area: str
     name: str
     kind: str = "fact"
     partitions: str = "same"
     external: bool = False
+    partial: bool = False
+    schema: Any = field(default=None, compare=False, hash=False)
+    evolve: bool = False
+    allow_empty: bool = False
 
     @property
     def path(self) -> str:
@@ -113,6 +130,12 @@ def _dataset(item: Any, where: _Where, key: str) -> DatasetRef:
         raise where.error(
             key, f"entry {item!r} names no table (table: <name>) or raw dataset (raw: <name>)"
         )
+    unknown = sorted(set(item) - DATASET_KEYS)
+    if unknown:
+        raise where.error(
+            key,
+            f"unknown key {unknown[0]!r} in {item!r} (known: {', '.join(sorted(DATASET_KEYS))})",
+        )
     name = str(name or "")
     if not name or "/" in name or name.startswith(".") or " " in name:
         raise where.error(key, f"invalid dataset name {name!r}")
@@ -126,7 +149,28 @@ def _dataset(item: Any, where: _Where, key: str) -> DatasetRef:
         raise where.error(
             key, f"partitions must be same, previous, all or last_<N>, not {mapping!r}"
         )
-    return DatasetRef(area, name, kind, mapping, bool(item.get("external", False)))
+    flags = {}
+    for flag in ("external", "partial", "schema_evolution", "allow_empty"):
+        value = item.get(flag, False)
+        if not isinstance(value, bool):
+            raise where.error(key, f"{flag} must be true or false, not {value!r}")
+        flags[flag] = value
+    schema = item.get("schema")
+    if schema is not None and not isinstance(schema, (str, dict)):
+        raise where.error(
+            key, "schema must be a mapping of column: type, a DDL string or a YAML file path"
+        )
+    return DatasetRef(
+        area,
+        name,
+        kind,
+        mapping,
+        external=flags["external"],
+        partial=flags["partial"],
+        schema=schema,
+        evolve=flags["schema_evolution"],
+        allow_empty=flags["allow_empty"],
+    )
 
 
 def load_spec(folder: Path, default_grain: str = "daily") -> JobSpec:
