@@ -362,3 +362,78 @@ def test_airflow_dags_test_runs_the_pipeline(project):
     for dataset in DATASETS.values():
         assert (project / f"datastore/{dataset}/ds=2024-01-07/_SUCCESS").is_file(), dataset
     git(project, "status", "--short")  # the project is still a git repository
+
+
+WEEKLY_SQL = """\
+SELECT station, city, SUM(observations) AS observations,
+       MAX(max_temperature_c) AS max_temperature_c, COUNT(*) AS days
+FROM fct_daily_weather
+GROUP BY station, city
+"""
+
+
+def test_airflow_runs_a_weekly_rollup_once_its_days_exist(project):
+    """A weekly rollup of the daily fct_daily_weather (a job of another grain, so another DAG)
+    starts with a sensor: `run ... check-inputs=true` exits 75 while a day of its week is
+    missing (the sensor pokes again) and 0 once all seven are published. `airflow dags test`
+    then runs the sensor and the job for the week of 2024-01-01; the week's values equal
+    pandas over the seven daily partitions. Runs last: it adds a job to the demo project."""
+    just(
+        project,
+        "backfill",
+        "start=2024-01-01",
+        "end=2024-01-07",
+        "job=+create-table-fct-daily-weather",
+    )
+    just(
+        project, "new-job", "create_table_from_sql", "fct_weekly_weather",
+        "source_table=fct_daily_weather", "grain=weekly",
+    )  # fmt: skip
+    job = "create-table-fct-weekly-weather"
+    (project / f"jobs/{job}/query.sql").write_text(WEEKLY_SQL)
+    waiting = just(project, "run", f"job={job}", "ds=2024-01-08", "check-inputs=true", check=False)
+    assert waiting.returncode == 75
+    assert waiting.stderr.strip() == (
+        "dsflow: inputs not ready: missing upstream partition "
+        "tables/fct_daily_weather/ds=2024-01-08 and 6 more of ds=2024-01-08; run them first: "
+        "just backfill job=create-table-fct-daily-weather start=2024-01-08 end=2024-01-14"
+    )
+    ready = just(project, "run", f"job={job}", "ds=2024-01-01", "check-inputs=true")
+    assert ready.stdout.strip() == f"inputs ready: {job} ds=2024-01-01"
+    just(project, "dag")
+    source = (project / "airflow/dags/dsflow_my_dsflow_project_weekly.py").read_text()
+    assert "task_id='inputs_create-table-fct-weekly-weather'" in source
+    just(project, "spark")
+    try:
+        result = just(
+            project, "airflow-cli", "dags", "test", "dsflow_my_dsflow_project_weekly",
+            "2024-01-01", check=False,
+        )  # fmt: skip
+    finally:
+        just(project, "stop", "spark")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    week = project / "datastore/tables/fct_weekly_weather/ds=2024-01-01"
+    assert (week / "_SUCCESS").is_file()
+    got = pq.read_table(week).to_pandas().sort_values("station").reset_index(drop=True)
+    days = [
+        pq.read_table(project / f"datastore/tables/fct_daily_weather/ds={d}").to_pandas()
+        for d in WEEK
+    ]
+    import pandas as pd
+
+    daily = pd.concat(days)
+    want = (
+        daily.groupby(["station", "city"])
+        .agg(
+            observations=("observations", "sum"),
+            max_temperature_c=("max_temperature_c", "max"),
+            days=("station", "size"),
+        )
+        .reset_index()
+        .sort_values("station")
+        .reset_index(drop=True)
+    )
+    assert got["station"].tolist() == want["station"].tolist()
+    assert got["days"].tolist() == [7] * len(want)
+    assert got["observations"].tolist() == want["observations"].tolist()
+    assert got["max_temperature_c"].tolist() == pytest.approx(want["max_temperature_c"].tolist())

@@ -138,12 +138,20 @@ def test_two_writers_of_one_dataset(project_root):
     assert refusal(project_root) == "tables/meteo has two writers: jobs one and two"
 
 
-def test_a_job_reads_inputs_of_its_own_grain_or_unpartitioned(project_root):
+def test_a_job_reads_inputs_of_nesting_grains(project_root):
+    """Rollups are normal edges; weeks and months do not nest, so that edge is refused."""
     add(project_root, "hourly-src", [], ["raw/ticks"], grain="hourly")
     add(project_root, "daily-agg", ["raw/ticks"], ["tables/agg"])
+    add(project_root, "weekly-agg", ["tables/agg"], ["tables/agg_w"], grain="weekly")
+    add(project_root, "yearly-agg", ["tables/agg"], ["tables/agg_y"], grain="yearly")
+    graph = graph_of(project_root)
+    assert graph.upstream["daily-agg"] == {"hourly-src"}
+    assert graph.upstream["weekly-agg"] == {"daily-agg"}
+    add(project_root, "monthly-of-weeks", ["tables/agg_w"], ["tables/agg_m"], grain="monthly")
     assert refusal(project_root) == (
-        "job daily-agg (daily) reads raw/ticks, which hourly-src writes hourly: a job reads "
-        "inputs of its own grain, or unpartitioned ones"
+        "job monthly-of-weeks (monthly) reads tables/agg_w, which weekly-agg writes weekly: "
+        "weekly and monthly periods do not nest (weeks straddle months and years): read a "
+        "daily table, or write this job at a grain that nests"
     )
 
 

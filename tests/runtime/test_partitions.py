@@ -31,6 +31,8 @@ def values(start: str, end: str, grain: str) -> list[str]:
         ("weekly", "2020-W53", "2020-12-28", ["ds=2020-12-28"]),  # a year with an ISO week 53
         ("monthly", "2024-02", "2024-02", ["ds=2024-02"]),
         ("monthly", "2024-02-17", "2024-02", ["ds=2024-02"]),
+        ("yearly", "2024", "2024", ["ds=2024"]),
+        ("yearly", "2024-02-17", "2024", ["ds=2024"]),
         ("none", "", "", []),
     ],
 )
@@ -49,6 +51,8 @@ def test_canonical_values_and_folders(grain, given, value, folders):
         ("weekly", "2021-W53"),  # 2021 has 52 ISO weeks
         ("monthly", "2024-13"),
         ("monthly", "2024-00"),
+        ("yearly", "24"),
+        ("yearly", "2024-13"),
         ("daily", "2023-02-29"),
         ("daily", "2024-1-2"),
         ("none", "2024-01-02"),

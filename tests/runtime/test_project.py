@@ -169,7 +169,7 @@ def test_absolute_datastore_is_kept(tmp_path):
 @pytest.mark.parametrize(
     ("text", "cause"),
     [
-        ("default_grain: yearly\n", ": default_grain must be one of daily, hourly, weekly, "),
+        ("default_grain: decadal\n", ": default_grain must be one of daily, hourly, weekly, "),
         ("runner: kubernetes\n", ": runner must be local or docker, not 'kubernetes'"),
         ("project: x\nports: [1\n", " line 3: not valid YAML"),
     ],

@@ -202,7 +202,7 @@ def test_grain_defaults_to_the_project_grain(tmp_path):
     assert load_spec(folder, default_grain="hourly").grain == "hourly"
     explicit = write_job(tmp_path, "monthly-job", job_spec("monthly-job", grain="monthly"))
     assert load_spec(explicit, default_grain="hourly").grain == "monthly"
-    bad = write_job(tmp_path, "bad", job_spec("bad", grain="yearly"))
+    bad = write_job(tmp_path, "bad", job_spec("bad", grain="decadal"))
     assert refused(bad).startswith(f"{spec_file(bad)}:4: grain: must be one of ")
 
 

@@ -18,9 +18,11 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from .datastore import is_complete, partition_dir
 from .errors import DsflowError
 from .graph import Graph
-from .partitions import Partition, partition_range, range_bound, shift
+from .mapping import input_span
+from .partitions import Partition, period, range_bound
 from .project import Project
 from .settings import Settings
 from .staleness import job_partitions, stale_reason
@@ -36,7 +38,7 @@ class Task:
     part: Partition
     reason: str | None
     deps: list[tuple[str, Partition]] = field(default_factory=list)
-    status: str = "pending"  # pending, running, success, failed, blocked, skipped
+    status: str = "pending"  # pending, running, success, failed, blocked, skipped, waiting
     error: str = ""
 
     @property
@@ -48,40 +50,60 @@ class Task:
         return f"{self.job} {self.part.label}"
 
 
-def _needed(graph: Graph, job: str, part: Partition, planned: dict[str, list]) -> list:
-    """(writer, partition) pairs of the plan that (job, part) must wait for."""
+def _needed(
+    settings: Settings, graph: Graph, job: str, part: Partition, planned: dict[str, list]
+) -> tuple[list, str | None]:
+    """(writer, partition) pairs of the plan that (job, part) must wait for, and why the
+    run must wait for data the plan will not make (None when it need not): a coarser job's
+    period whose finer partitions are neither published nor planned."""
     spec = graph.jobs[job]
-    deps = []
+    grains = graph.input_grains(settings, spec)
+    deps, waits = [], None
     for ref in spec.inputs:
         writer = graph.writers.get(ref.path)
-        if ref.external or writer is None or writer not in planned:
+        if ref.external or writer is None:
             continue
-        theirs = planned[writer]
-        if (
-            graph.jobs[writer].grain != spec.grain
-            or ref.partitions == "all"
-            or ref.kind == "dimension"
-        ):
-            wanted = [p for p in theirs if p.grain != part.grain or p <= part]
-        elif ref.partitions == "previous":
-            wanted = [shift(part, -1)]
-        elif ref.partitions.startswith("last_"):
-            wanted = partition_range(shift(part, 1 - int(ref.partitions[5:])), part)
+        own = writer == job
+        span = input_span(part, ref, grains[ref.path], own)
+        theirs = planned.get(writer, [])
+        if span.upto is not None:
+            end = period(span.upto)[1]
+            wanted = [p for p in theirs if period(p)[0] < end]
         else:
-            wanted = [part]
+            wanted = list(span.parts)
         deps += [(writer, p) for p in wanted if p in theirs and (writer, p) != (job, part)]
-    return deps
+        if span.complete_period and not ref.partial and waits is None:
+            absent = [
+                p
+                for p in span.parts
+                if p not in theirs and not is_complete(partition_dir(settings, ref, p))
+            ]
+            if absent:
+                waits = (
+                    f"waits for {ref.path}: {len(absent)} of {len(span.parts)} partitions "
+                    f"of {part.label} not published, first {absent[0].label}"
+                )
+    return deps, waits
 
 
 def plan(
     settings: Settings, graph: Graph, jobs: list[str], start: str, end: str, force: bool
 ) -> list[Task]:
-    """Tasks for ``jobs`` (in dependency order) over ``start``..``end``, each with its reason."""
+    """Tasks for ``jobs`` (in dependency order) over ``start``..``end``, each with its reason.
+
+    A coarser job whose period is not whole yet (its finer input partitions are neither
+    published nor in the plan) waits: it is listed, not run, and is no failure."""
     planned = job_partitions(graph, jobs, start, end)
     tasks: dict[tuple[str, Partition], Task] = {}
     for job in jobs:
         for part in planned[job]:
-            deps = _needed(graph, job, part, planned)
+            deps, waits = _needed(settings, graph, job, part, planned)
+            held = next((d for d in deps if tasks[d].status == "waiting"), None)
+            if held and not waits:
+                waits = f"waits for upstream {held[0]} {held[1].label}"
+            if waits:
+                tasks[(job, part)] = Task(job, part, None, deps, status="waiting", error=waits)
+                continue
             if force:
                 reason = "forced"
             else:
@@ -119,6 +141,8 @@ def _count(first: Partition, last: Partition) -> int:
         fmt = "%Y-%m-%dT%H"
         delta = datetime.strptime(last.value, fmt) - datetime.strptime(first.value, fmt)
         return int(delta.total_seconds() // 3600) + 1
+    if first.grain == "yearly":
+        return int(last.value) - int(first.value) + 1
     if first.grain == "monthly":
         y1, m1 = map(int, first.value.split("-"))
         y2, m2 = map(int, last.value.split("-"))
@@ -130,10 +154,17 @@ def _count(first: Partition, last: Partition) -> int:
 def print_plan(tasks: list[Task]) -> None:
     width = max((len(t.label) for t in tasks), default=0)
     for task in tasks:
-        what = f"run   ({task.reason})" if task.reason else "skip  (up to date)"
+        if task.status == "waiting":
+            what = f"wait  ({task.error})"
+        else:
+            what = f"run   ({task.reason})" if task.reason else "skip  (up to date)"
         print(f"  {task.label:<{width}}  {what}")
     runs = sum(1 for t in tasks if t.reason)
-    print(f"plan: {runs} to run, {len(tasks) - runs} up to date")
+    waiting = sum(1 for t in tasks if t.status == "waiting")
+    print(
+        f"plan: {runs} to run, {len(tasks) - runs - waiting} up to date"
+        + (f", {waiting} waiting for their period's data" if waiting else "")
+    )
 
 
 def execute(project: Project, tasks: list[Task], parallel: int) -> list[Task]:
@@ -143,7 +174,7 @@ def execute(project: Project, tasks: list[Task], parallel: int) -> list[Task]:
 
     by_key = {t.key: t for t in tasks}
     for task in tasks:
-        if not task.reason:
+        if not task.reason and task.status != "waiting":
             task.status = "skipped"
     todo = [t for t in tasks if t.reason]
     total = len(todo)
@@ -211,13 +242,14 @@ def summary(tasks: list[Task], elapsed: float) -> bool:
     """Print the outcome; True when nothing failed or was blocked."""
     counts = {
         s: sum(1 for t in tasks if t.status == s)
-        for s in ("success", "skipped", "failed", "blocked")
+        for s in ("success", "skipped", "failed", "blocked", "waiting")
     }
     print(
         f"done in {elapsed:.0f} s: {counts['success']} published, {counts['skipped']} up to date, "
         f"{counts['failed']} failed, {counts['blocked']} blocked"
+        + (f", {counts['waiting']} waiting for their period's data" if counts["waiting"] else "")
     )
     for task in tasks:
-        if task.status in ("failed", "blocked"):
+        if task.status in ("failed", "blocked", "waiting"):
             print(f"  {task.status.upper():<7} {task.label}: {task.error}")
     return counts["failed"] == 0 and counts["blocked"] == 0

@@ -116,7 +116,8 @@ def _cmd_update(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
-RUN_KEYS = ("job", "ds", "runner", "dry-run")
+RUN_KEYS = ("job", "ds", "runner", "dry-run", "check-inputs")
+INPUTS_NOT_READY = 75  # EX_TEMPFAIL: a generated DAG's sensor pokes again on this code
 
 
 def _truthy(value: str | None) -> bool:
@@ -129,7 +130,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
     from .settings import load_settings
     from .specs import find_job
 
-    words = [w for w in args.params if not w.startswith(("runner=", "dry-run="))]
+    words = [w for w in args.params if not w.startswith(("runner=", "dry-run=", "check-inputs="))]
     options = parse_kv(args.params)
     project = find_project()
     if "job" not in options:
@@ -141,6 +142,9 @@ def _cmd_run(args: argparse.Namespace) -> None:
     dry_run = _truthy(options.pop("dry-run", None))
     job = options.pop("job")
     ds = options.pop("ds", None)
+    if _truthy(options.pop("check-inputs", None)):
+        _check_inputs(project, settings, job, ds)
+        return
     if runner == "docker":
         find_job(project, job, settings.default_grain)  # fail here, not in the container
         raise SystemExit(run_in_container(project, words, dry_run))
@@ -155,6 +159,22 @@ def _cmd_run(args: argparse.Namespace) -> None:
             print(f"  {key} = {value!r}")
         return
     run_job(project, job, ds, options)
+
+
+def _check_inputs(project: Project, settings: Any, job: str, ds: str | None) -> None:
+    """``check-inputs=true``: exit 0 when every input partition the run reads is published,
+    INPUTS_NOT_READY with the missing one named when not (nothing runs either way)."""
+    from .resolve import check_inputs, resolve_partition
+    from .specs import find_job
+
+    spec = find_job(project, job, settings.default_grain)
+    part = resolve_partition(spec, ds)
+    try:
+        check_inputs(project, settings, spec, part)
+    except DsflowError as exc:
+        print(f"dsflow: inputs not ready: {exc}", file=sys.stderr)
+        raise SystemExit(INPUTS_NOT_READY) from None
+    print(f"inputs ready: {job} {part.label}")
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
@@ -575,7 +595,8 @@ COMMANDS: tuple[Command, ...] = (
         "run one job for one partition: run job=NAME [ds=...] [key=value ...]",
         "Run a job for one partition. ds defaults to the last complete period (UTC): "
         "yesterday for daily jobs. runner=docker runs it in the compose runner service; "
-        "dry-run=true prints what would run.",
+        "dry-run=true prints what would run; check-inputs=true only checks that every input "
+        "partition the run reads is published (exit 0, or 75 naming the first missing).",
         params=True,
     ),
     Command(

@@ -11,6 +11,12 @@ A DAG file holds no absolute path: the project root is found from the file's own
 stack, where the project is mounted at ``/project``. The command is ``$DSFLOW_RUN`` when set
 (the compose Airflow image runs ``python -m dsflow run`` from its own environment), else the
 project's ``.venv/bin/just run``.
+
+A job reading a dataset written in another grain's DAG (a monthly rollup of a daily table)
+starts with a sensor task, ``inputs_<job>``: it runs ``run ... check-inputs=true`` until every
+partition the run reads is published (exit 75 means "not yet"; :mod:`dsflow.mapping` decides
+which), so the monthly DAG, due at the same midnight as the month's last daily run, waits for
+it instead of failing.
 """
 
 from __future__ import annotations
@@ -28,7 +34,10 @@ SCHEDULES = {
     "hourly": "0 * * * *",
     "weekly": "0 0 * * 1",
     "monthly": "0 0 1 * *",
+    "yearly": "0 0 1 1 *",
 }
+SENSOR_POKE_S = 300
+SENSOR_TIMEOUT_S = 2 * 24 * 3600
 # the partition value a run passes, from Airflow's template context
 DS_TEMPLATE = {
     "hourly": "{{ data_interval_start.strftime('%Y-%m-%dT%H') }}",
@@ -38,11 +47,13 @@ DS_TEMPLATE = {
 _TEMPLATE = '''{header}
 """dsflow jobs of {project} with grain {grain}: {jobs}."""
 
+import shlex
 from datetime import timedelta
 from pathlib import Path
 
 import pendulum
 from airflow.providers.standard.operators.bash import BashOperator
+from airflow.providers.standard.sensors.bash import BashSensor
 from airflow.sdk import DAG{timetable_import}
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")  # with catchup off, only new periods run
@@ -74,7 +85,7 @@ def render_dags(graph: Graph, project_name: str) -> dict[str, str]:
     if not graph.jobs:
         raise DsflowError("no jobs to schedule: create one with `just new-job`, then `just dag`")
     files = {}
-    for grain in ("hourly", "daily", "weekly", "monthly", "none"):
+    for grain in ("hourly", "daily", "weekly", "monthly", "yearly", "none"):
         jobs = [n for n in graph.order() if graph.jobs[n].grain == grain]
         if not jobs:
             continue
@@ -95,6 +106,21 @@ def render_dags(graph: Graph, project_name: str) -> dict[str, str]:
             for up in sorted(graph.upstream[name])
             if graph.jobs[up].grain == grain
         ]
+        for name in jobs:
+            if any(graph.jobs[up].grain != grain for up in graph.upstream[name]):
+                args = f"job={name}" + (f" ds={ds}" if ds else "") + " check-inputs=true"
+                tasks.append(
+                    f"    {_sensor(name)} = BashSensor(\n"
+                    f"        task_id={('inputs_' + name)!r},\n"
+                    f'        bash_command="cd " + shlex.quote(PROJECT_ROOT) + " && " + RUN'
+                    f" + {(' ' + args)!r},\n"
+                    f"        retry_exit_code=75,\n"
+                    f'        mode="reschedule",\n'
+                    f"        poke_interval={SENSOR_POKE_S},\n"
+                    f"        timeout={SENSOR_TIMEOUT_S},\n"
+                    f"    )"
+                )
+                edges.append(f"    {_sensor(name)} >> {_var(name)}")
         schedule = (
             f"CronDataIntervalTimetable({SCHEDULES[grain]!r}, timezone='UTC')"
             if grain in SCHEDULES
@@ -119,6 +145,10 @@ def render_dags(graph: Graph, project_name: str) -> dict[str, str]:
 
 def _var(name: str) -> str:
     return "t_" + name.replace("-", "_")
+
+
+def _sensor(name: str) -> str:
+    return "s_" + name.replace("-", "_")
 
 
 def write_dags(folder: Path, files: dict[str, str]) -> list[str]:

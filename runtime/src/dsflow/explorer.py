@@ -1,70 +1,110 @@
 """``just explorer``: the datastore explorer every project has, for those who would rather look.
 
 A Dash app (run as ``python -m dsflow.explorer``): a status heatmap of datasets x partitions
-(complete, missing, failed, stale), the tables with their partitions and rows, and the latest
+(complete, missing, failed, stale), one per grain, the tables with their partitions and rows
+(a dimension: its latest snapshot's rows and how many snapshots), and the latest
 run reports, served by the app itself under ``/reports/...``. Everything is read from the
 datastore on each page load with pyarrow and the run records: no JVM.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 from typing import Any
 
-from .datastore import JOB_RUNS, read_meta
+from .datastore import JOB_RUNS
 from .errors import DsflowError
 from .partitions import partition_value
 from .reports import RUN_RECORD
+from .status import grain_sections
+from .table_rows import table_rows
 
 STATES = ["missing", "failed", "stale", "complete"]
 COLOURS = ["#d9d9d9", "#d62728", "#ff7f0e", "#2ca02c"]
+TABLE_COLUMNS = ("table", "kind", "partitions", "first", "last", "rows", "snapshots")
+# the figure grows with its datasets; a gap holds slanted partition labels and a title
+ROW_PX, GAP_PX, TOP_PX, BOTTOM_PX = 36, 110, 30, 80
 
 
 def status_figure(states: dict[str, dict[str, Any]]) -> Any:
-    """A heatmap: one row per dataset, one column per partition, coloured by state."""
+    """One heatmap per grain, finest first, each on its own partition axis (a monthly
+    ``2024-01`` never shares an axis with the days): one row per dataset, one column per
+    partition, coloured by state; the hover says why a partition is stale or failed."""
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
-    labels = sorted({lab for d in states.values() for lab in d["partitions"]})
-    rows = list(states)
-    z = [
-        [
-            STATES.index(states[r]["partitions"].get(lab, {}).get("state", "missing"))
-            for lab in labels
-        ]
-        for r in rows
-    ]
+    sections = grain_sections(states)
+    if not sections:
+        fig = go.Figure()
+        fig.add_annotation(text="no datasets: no job declares outputs yet", showarrow=False)
+        fig.update_layout(template="plotly_white", xaxis_visible=False, yaxis_visible=False)
+        return fig
+    heights = [ROW_PX * len(paths) for _, paths, _ in sections]
+    # between two heatmaps: the upper one's partition labels and the lower one's title
+    gaps = GAP_PX * (len(sections) - 1)
+    height = max(sum(heights) + gaps + TOP_PX + BOTTOM_PX, 300)
+    fig = make_subplots(
+        rows=len(sections),
+        cols=1,
+        row_heights=heights,
+        vertical_spacing=GAP_PX / (height - TOP_PX - BOTTOM_PX) if gaps else 0,
+        subplot_titles=[
+            "unpartitioned" if grain == "none" else f"{grain} partitions"
+            for grain, _, _ in sections
+        ],
+    )
+    for row, (_grain, paths, labels) in enumerate(sections, 1):
+        cells = [[states[p]["partitions"].get(lab) for lab in labels] for p in paths]
+        fig.add_trace(
+            go.Heatmap(
+                z=[[STATES.index(c["state"] if c else "missing") for c in line] for line in cells],
+                x=[partition_value(lab) or lab for lab in labels],  # (unpartitioned) as it is
+                y=paths,
+                text=[[_hover(c) for c in line] for line in cells],
+                hovertemplate="%{y} %{x}: %{text}<extra></extra>",
+                coloraxis="coloraxis",
+                xgap=2,
+                ygap=2,
+            ),
+            row=row,
+            col=1,
+        )
+        # categories: one column per partition, labelled as it is, never a date axis
+        fig.update_xaxes(type="category", row=row, col=1)
+        fig.update_yaxes(type="category", autorange="reversed", row=row, col=1)
     scale = []
     for i, colour in enumerate(COLOURS):
         scale += [[i / len(COLOURS), colour], [(i + 1) / len(COLOURS), colour]]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=[partition_value(lab) or lab for lab in labels],  # (unpartitioned) as it is
-            y=rows,
-            zmin=-0.5,
-            zmax=len(STATES) - 0.5,
-            colorscale=scale,
-            xgap=2,
-            ygap=2,
-            colorbar={"tickvals": list(range(len(STATES))), "ticktext": STATES},
-        )
+    fig.update_layout(
+        template="plotly_white",
+        height=height,
+        margin={"l": 200, "r": 20, "t": TOP_PX, "b": BOTTOM_PX},
+        coloraxis={
+            "colorscale": scale,
+            "cmin": -0.5,
+            "cmax": len(STATES) - 0.5,
+            "colorbar": {"tickvals": list(range(len(STATES))), "ticktext": STATES},
+        },
     )
-    fig.update_layout(template="plotly_white", margin={"l": 200, "r": 20, "t": 20, "b": 60})
     return fig
 
 
+def _hover(cell: dict[str, Any] | None) -> str:
+    if not cell:
+        return "missing"
+    return f"{cell['state']}: {cell['why']}" if cell.get("why") else cell["state"]
+
+
 def _tables_rows(datastore: Path) -> list[dict[str, Any]]:
+    """The tables list: a fact table's rows over its complete partitions; a dimension's latest
+    snapshot's rows and how many snapshots it has."""
     from .tables import find_tables
 
     rows = []
     for table in find_tables(datastore / "tables"):
-        rows_total = 0
-        for part in table.partitions:
-            with contextlib.suppress(ValueError):  # rows that are not a number count as none
-                rows_total += int((read_meta(part) or {}).get("rows", 0))  # none: older partition
-        keys = table.keys
+        size = table_rows(table)
+        keys = [] if table.unpartitioned else table.keys
         rows.append(
             {
                 "table": table.name,
@@ -72,7 +112,8 @@ def _tables_rows(datastore: Path) -> list[dict[str, Any]]:
                 "partitions": len(keys),
                 "first": keys[0] if keys else "",
                 "last": keys[-1] if keys else "",
-                "rows": rows_total,
+                "rows": size.rows,
+                "snapshots": size.snapshots,
             }
         )
     return rows
@@ -135,11 +176,8 @@ def build_app() -> Any:
                 dash_table.DataTable(
                     id="tables",
                     data=tables,
-                    columns=[
-                        {"name": c, "id": c}
-                        for c in ("table", "kind", "partitions", "first", "last", "rows")
-                    ],
-                ),  # fmt: skip
+                    columns=[{"name": c, "id": c} for c in TABLE_COLUMNS],
+                ),
                 html.H3("Latest runs"),
                 dash_table.DataTable(
                     id="runs",

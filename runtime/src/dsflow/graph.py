@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import DsflowError
+from .mapping import compatible, incompatible_reason
 from .project import Project
 from .settings import Settings
 from .specs import JobSpec, find_job
@@ -44,6 +45,20 @@ class Graph:
             done += ready
             remaining -= set(ready)
         return done
+
+    def input_grains(self, settings: Settings, spec: JobSpec) -> dict[str, str]:
+        """The grain of each input of ``spec``: its writer's, else as published (external
+        data), else the job's own."""
+        from .datastore import dataset_dir, recorded_grain
+
+        grains = {}
+        for ref in spec.inputs:
+            writer = self.writers.get(ref.path)
+            if writer in self.jobs:
+                grains[ref.path] = self.jobs[writer].grain
+            else:
+                grains[ref.path] = recorded_grain(dataset_dir(settings, ref)) or spec.grain
+        return grains
 
     def closure(self, name: str, direction: str) -> set[str]:
         """``name`` and every job upstream (or downstream) of it."""
@@ -99,10 +114,10 @@ def build_graph(project: Project, settings: Settings) -> Graph:
                     "writes it, or mark the input `external: true` if it arrives another way"
                 )
             theirs = jobs[writer].grain
-            if theirs not in (spec.grain, "none"):
+            if not compatible(spec.grain, theirs):
                 raise DsflowError(
                     f"job {name} ({spec.grain}) reads {ref.path}, which {writer} writes "
-                    f"{theirs}: a job reads inputs of its own grain, or unpartitioned ones"
+                    f"{theirs}: {incompatible_reason(spec.grain, theirs)}"
                 )
             if writer == name:
                 if ref.partitions in ("same", "all"):

@@ -9,6 +9,7 @@ daily      ``2024-01-02``       ``ds=2024-01-02/``
 hourly     ``2024-01-02T05``    ``ds=2024-01-02/hr=05/``
 weekly     ``2024-01-29``       ``ds=2024-01-29/`` (ISO week keyed by its Monday, or ``2024-W05``)
 monthly    ``2024-01``          ``ds=2024-01/``
+yearly     ``2024``             ``ds=2024/``
 none       ``""``               the table folder itself
 =========  ===================  ==============================
 """
@@ -22,13 +23,14 @@ from pathlib import PurePath
 
 from .errors import DsflowError
 
-GRAINS = ("daily", "hourly", "weekly", "monthly", "none")
+GRAINS = ("daily", "hourly", "weekly", "monthly", "yearly", "none")
 KEYS = ("ds", "hr")  # the partition folders' keys, outermost first
 _EXPECTED = {
     "daily": "YYYY-MM-DD",
     "hourly": "YYYY-MM-DDTHH (00-23)",
     "weekly": "YYYY-Www or the date of any day in the week",
     "monthly": "YYYY-MM",
+    "yearly": "YYYY",
     "none": "nothing (the job is unpartitioned)",
 }
 
@@ -129,6 +131,13 @@ def parse_partition(value: str, grain: str) -> Partition:
             day = _date(value, grain)
             monday = day - timedelta(days=day.weekday())
         return Partition(grain, monday.isoformat())
+    if grain == "yearly":
+        match = re.fullmatch(r"(\d{4})(-\d{2})?(-\d{2})?", value)
+        if not match or (match.group(2) and not 1 <= int(match.group(2)[1:]) <= 12):
+            raise _bad(value, grain)
+        if match.group(3):
+            _date(value, grain)
+        return Partition(grain, match.group(1))
     match = re.fullmatch(r"(\d{4})-(\d{2})(-\d{2})?", value)  # monthly
     if not match or not 1 <= int(match.group(2)) <= 12:
         raise _bad(value, grain)
@@ -142,6 +151,8 @@ def _start(p: Partition) -> datetime:
         return datetime.strptime(p.value, "%Y-%m-%dT%H").replace(tzinfo=UTC)
     if p.grain == "monthly":
         return datetime.strptime(p.value, "%Y-%m").replace(tzinfo=UTC)
+    if p.grain == "yearly":
+        return datetime(int(p.value), 1, 1, tzinfo=UTC)
     return datetime.fromisoformat(p.value).replace(tzinfo=UTC)
 
 
@@ -156,6 +167,8 @@ def shift(p: Partition, steps: int) -> Partition:
         return Partition(p.grain, (start + timedelta(days=steps)).date().isoformat())
     if p.grain == "weekly":
         return Partition(p.grain, (start + timedelta(weeks=steps)).date().isoformat())
+    if p.grain == "yearly":
+        return Partition(p.grain, f"{start.year + steps:04d}")
     months = start.year * 12 + start.month - 1 + steps
     return Partition(p.grain, f"{months // 12:04d}-{months % 12 + 1:02d}")
 
@@ -192,9 +205,17 @@ def partition_for(moment: datetime, grain: str) -> Partition:
         "hourly": moment.strftime("%Y-%m-%dT%H"),
         "weekly": moment.date().isoformat(),
         "monthly": moment.strftime("%Y-%m"),
+        "yearly": moment.strftime("%Y"),
         "none": "",
     }[grain]
     return parse_partition(value, grain)
+
+
+def period(p: Partition) -> tuple[datetime, datetime]:
+    """The UTC instants a partition covers: ``[start, end)``; unpartitioned covers all time."""
+    if p.grain == "none":
+        return datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+    return _start(p), _start(shift(p, 1))
 
 
 def default_partition(grain: str, now: datetime | None = None) -> Partition:

@@ -23,7 +23,8 @@ from .datastore import (
     recorded_grain,
 )
 from .errors import DsflowError
-from .partitions import Partition, default_partition, parse_partition, partition_range, shift
+from .mapping import compatible, incompatible_reason, input_span
+from .partitions import Partition, default_partition, parse_partition
 from .project import Project
 from .settings import Settings
 from .specs import DatasetRef, JobSpec, find_job
@@ -39,49 +40,57 @@ def resolve_partition(spec: JobSpec, ds: str | None) -> Partition:
     return parse_partition(ds, spec.grain)
 
 
-def _writers(project: Project, settings: Settings) -> dict[str, str]:
-    writers: dict[str, str] = {}
+def _writer_specs(project: Project, settings: Settings) -> dict[str, JobSpec]:
+    """The spec of the job writing each dataset path (specs that do not load are skipped)."""
+    writers: dict[str, JobSpec] = {}
     for name in project.job_names():
         try:
             spec = find_job(project, name, settings.default_grain)
         except DsflowError:
             continue
         for out in spec.outputs:
-            writers[out.path] = name
+            writers[out.path] = spec
     return writers
 
 
-def input_partitions(
-    settings: Settings, spec: JobSpec, ref: DatasetRef, part: Partition
-) -> list[Partition]:
-    """The partitions of input ``ref`` a run of ``part`` reads, by its ``partitions`` mapping.
-
-    same (default), previous, last_<N> (this one and the N-1 before), all (every complete one
-    up to this one). A dimension read with ``same`` takes its latest snapshot at or before. An
-    unpartitioned input is read whole. A job reading its own output reads its earlier
-    partitions only (previous, or the N before), those that exist.
-    """
-    mapping = ref.partitions
-    if part.grain == "none" or recorded_grain(dataset_dir(settings, ref)) == "none":
-        return [Partition("none", "")]
-    own = any(out.path == ref.path for out in spec.outputs)
-    if mapping == "previous":
-        wanted = [shift(part, -1)]
-    elif mapping.startswith("last_"):
-        n = int(mapping[5:])
-        wanted = (
-            partition_range(shift(part, -n), shift(part, -1))
-            if own
-            else (partition_range(shift(part, 1 - n), part))
+def input_grains(project: Project, settings: Settings, spec: JobSpec) -> dict[str, str]:
+    """The grain of each of the job's inputs: its writer's declared grain, else the grain
+    it was published with, else (nothing known yet) the job's own."""
+    writers = _writer_specs(project, settings)
+    grains = {}
+    for ref in spec.inputs:
+        writer = writers.get(ref.path)
+        grains[ref.path] = (
+            writer.grain if writer else recorded_grain(dataset_dir(settings, ref)) or spec.grain
         )
-    elif mapping == "all" or ref.kind == "dimension":
-        done = [p for p in dataset_partitions(settings, ref, part.grain) if p <= part]
-        wanted = done if mapping == "all" else done[-1:]
-    else:
-        wanted = [part]
-    if own:  # the first runs of a self-reading job find nothing before them
+    return grains
+
+
+def input_partitions(
+    settings: Settings,
+    spec: JobSpec,
+    ref: DatasetRef,
+    part: Partition,
+    input_grain: str | None = None,
+) -> list[Partition]:
+    """The partitions of input ``ref`` a run of ``part`` reads (:mod:`dsflow.mapping`).
+
+    ``input_grain`` is the input's grain (:func:`input_grains`); by default the grain it was
+    published with. Open spans (``all``, dimensions) and a job's own earlier partitions keep
+    only the complete ones, as does a ``partial`` finer input.
+    """
+    grain = input_grain or _published_grain(settings, spec, ref)
+    own = any(out.path == ref.path for out in spec.outputs)
+    span = input_span(part, ref, grain, own)
+    complete = dataset_partitions(settings, ref, grain) if span.upto is not None else []
+    wanted = span.select(complete)
+    if own or (span.complete_period and ref.partial):
         wanted = [p for p in wanted if is_complete(partition_dir(settings, ref, p))]
     return wanted
+
+
+def _published_grain(settings: Settings, spec: JobSpec, ref: DatasetRef) -> str:
+    return recorded_grain(dataset_dir(settings, ref)) or spec.grain
 
 
 def upstream_key(ref: DatasetRef, used: Partition, part: Partition) -> str:
@@ -90,40 +99,67 @@ def upstream_key(ref: DatasetRef, used: Partition, part: Partition) -> str:
     return f"{ref.path}/{used.label}" if used != part else ref.path
 
 
+def missing_inputs(
+    settings: Settings, spec: JobSpec, part: Partition, grains: dict[str, str]
+) -> list[tuple[DatasetRef, list[Partition]]]:
+    """Per input, the partitions the run of ``part`` needs that are not complete (inputs
+    marked ``external`` and a job's own earlier partitions are never missing)."""
+    result = []
+    for ref in spec.inputs:
+        if ref.external or any(out.path == ref.path for out in spec.outputs):
+            continue
+        grain = grains.get(ref.path) or spec.grain
+        span = input_span(part, ref, grain, own=False)
+        wanted = input_partitions(settings, spec, ref, part, grain)
+        if span.upto is not None or (span.complete_period and ref.partial):
+            if not wanted:  # nothing at all to read as of this partition
+                result.append((ref, []))
+            continue
+        missing = [p for p in wanted if not is_complete(partition_dir(settings, ref, p))]
+        if missing:
+            result.append((ref, missing))
+    return result
+
+
 def check_inputs(project: Project, settings: Settings, spec: JobSpec, part: Partition) -> None:
     """Every input partition the run reads must be published; name the job that writes it."""
+    grains = input_grains(project, settings, spec)
     for ref in spec.inputs:
-        if ref.external:
-            continue
-        grain = recorded_grain(dataset_dir(settings, ref))
-        if grain and grain not in (spec.grain, "none"):
+        grain = grains[ref.path]
+        if not ref.external and not compatible(spec.grain, grain):
             raise DsflowError(
-                f"job {spec.name} ({spec.grain}) reads {ref.path}, published {grain}: a job "
-                "reads inputs of its own grain, or unpartitioned ones"
+                f"job {spec.name} ({spec.grain}) reads {ref.path}, published {grain}: "
+                + incompatible_reason(spec.grain, grain)
             )
-        own = any(out.path == ref.path for out in spec.outputs)
-        wanted = input_partitions(settings, spec, ref, part)
-        if own:
-            continue  # its own earlier partitions: whatever exists
-        if not wanted:
+    for ref, missing in missing_inputs(settings, spec, part, grains):
+        if not missing:
             what = "snapshot" if ref.kind == "dimension" else "complete partition"
             raise DsflowError(
                 f"{ref.kind} {ref.path} has no {what} at or before {part.label}"
-                + _writer_hint(project, settings, ref, part)
+                + _writer_hint(project, settings, ref, part, [])
             )
-        for needed in wanted:
-            if not is_complete(partition_dir(settings, ref, needed)):
-                raise DsflowError(
-                    f"missing upstream partition {ref.path}/{needed.label}"
-                    + _writer_hint(project, settings, ref, needed)
-                )
+        first = missing[0]
+        more = f" and {len(missing) - 1} more of {part.label}" if len(missing) > 1 else ""
+        raise DsflowError(
+            f"missing upstream partition {ref.path}/{first.label}{more}"
+            + _writer_hint(project, settings, ref, first, missing)
+        )
 
 
-def _writer_hint(project: Project, settings: Settings, ref: DatasetRef, part: Partition) -> str:
-    writer = _writers(project, settings).get(ref.path)
-    if writer:
-        return f"; run it first: just run job={writer} ds={part.value}"
-    return "; no job writes it: add the data or a job whose outputs name it"
+def _writer_hint(
+    project: Project,
+    settings: Settings,
+    ref: DatasetRef,
+    part: Partition,
+    missing: list[Partition],
+) -> str:
+    writer = _writer_specs(project, settings).get(ref.path)
+    if not writer:
+        return "; no job writes it: add the data or a job whose outputs name it"
+    if len(missing) > 1:
+        first, last = missing[0].value, missing[-1].value
+        return f"; run them first: just backfill job={writer.name} start={first} end={last}"
+    return f"; run it first: just run job={writer.name} ds={part.value}"
 
 
 def check_output_grains(settings: Settings, spec: JobSpec) -> None:
@@ -178,9 +214,19 @@ def _absolute(value: Any, settings: Settings) -> Any:
 
 
 def resolve_parameters(
-    spec: JobSpec, part: Partition, overrides: dict[str, str], settings: Settings
+    spec: JobSpec,
+    part: Partition,
+    overrides: dict[str, str],
+    settings: Settings,
+    grains: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The parameters a job sees: ds, job_parameters (with overrides) and rendered task_specs."""
+    """The parameters a job sees: ds, job_parameters (with overrides) and rendered task_specs.
+
+    ``source_paths[<input>]`` is one path when the run reads one partition by construction
+    (``same`` or ``previous`` at the job's grain or a coarser one, a dimension's snapshot, an
+    unpartitioned input), else the list of the partitions read (:mod:`dsflow.mapping`).
+    ``grains`` gives the inputs' grains (:func:`input_grains`), by default as published.
+    """
     unknown = sorted(set(overrides) - set(spec.job_parameters))
     if unknown:
         known = ", ".join(sorted(spec.job_parameters)) or "none"
@@ -205,9 +251,11 @@ def resolve_parameters(
     for ref in spec.inputs:
         if ref.external:
             continue
-        used = input_partitions(settings, spec, ref, part)
+        grain = (grains or {}).get(ref.path) or _published_grain(settings, spec, ref)
+        used = input_partitions(settings, spec, ref, part, grain)
         paths = [str(partition_dir(settings, ref, p)) for p in used]
-        single = ref.partitions in ("same", "previous") or part.grain == "none"
+        span = input_span(part, ref, grain, any(out.path == ref.path for out in spec.outputs))
+        single = span.whole or (ref.partitions in ("same", "previous") and not span.complete_period)
         params["source_paths"][ref.name] = paths[0] if single and paths else paths
     return params
 

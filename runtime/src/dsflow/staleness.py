@@ -46,16 +46,17 @@ def stale_reason(settings: Settings, graph: Graph, job: str, part: Partition) ->
     recorded_code = str(meta.get("code_hash") or "")
     if recorded_code.startswith(CODE_HASH_SCHEME) and recorded_code != code_hash(spec):
         return "code changed"
+    grains = graph.input_grains(settings, spec)
     recorded = meta.get("parameters_hash")
     if recorded:
-        params = resolve_parameters(spec, part, {}, settings)
+        params = resolve_parameters(spec, part, {}, settings, grains)
         if parameters_hash(params, settings) != recorded:
             return "parameters changed"
     upstream = meta.get("upstream") or {}
     for ref in spec.inputs:
         if ref.external:
             continue
-        for used in input_partitions(settings, spec, ref, part):
+        for used in input_partitions(settings, spec, ref, part, grains[ref.path]):
             key = upstream_key(ref, used, part)
             current = run_id(partition_dir(settings, ref, used))
             if current and upstream.get(key) not in (None, current):

@@ -1,23 +1,21 @@
-"""``just status``: datasets x partitions — complete, missing, failed, stale — as a grid or JSON."""
+"""``just status``: datasets x partitions — complete, missing, failed, stale — as one grid per
+grain (each dataset on the axis of its own grain) or JSON."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .datastore import complete_partitions, dataset_dir, is_complete, partition_dir, report_dir
 from .graph import Graph
-from .partitions import (
-    default_partition,
-    parse_partition,
-    parse_partition_path,
-    partition_value,
-    shift,
-)
+from .partitions import default_partition, parse_partition, partition_value, shift
 from .reports import read_record
 from .settings import Settings
 from .staleness import job_partitions, stale_reason
 
 SYMBOLS = {"complete": "#", "missing": ".", "failed": "F", "stale": "s"}
+# grains finest first: the order of the grids (and the explorer's heatmaps)
+GRAIN_ORDER = ("hourly", "daily", "weekly", "monthly", "yearly", "none")
 
 
 def partition_states(
@@ -47,39 +45,88 @@ def partition_states(
     return result
 
 
-def default_range(settings: Settings, graph: Graph, days: int = 14) -> tuple[str, str]:
-    """The ``days`` days up to the latest published partition of any job's output (up to
-    yesterday, UTC, when nothing is published yet)."""
+def grain_sections(states: dict[str, dict[str, Any]]) -> list[tuple[str, list[str], list[str]]]:
+    """The datasets of ``states`` grouped by grain, finest first (:data:`GRAIN_ORDER`; a grain
+    it does not know last): ``(grain, dataset paths in their order, partition labels sorted)``.
+
+    A daily ``ds=2024-01-29`` and a weekly ``ds=2024-01-29`` are different periods, and a
+    monthly ``ds=2024-01`` is none of the days, so no axis holds two grains."""
+    grains = sorted(
+        {data["grain"] for data in states.values()},
+        key=lambda g: (GRAIN_ORDER.index(g) if g in GRAIN_ORDER else len(GRAIN_ORDER), g),
+    )
+    sections = []
+    for grain in grains:
+        paths = [path for path, data in states.items() if data["grain"] == grain]
+        labels = sorted({lab for path in paths for lab in states[path]["partitions"]})
+        sections.append((grain, paths, labels))
+    return sections
+
+
+def _first_day(value: str) -> str | None:
+    """The first day (``YYYY-MM-DD``) of a partition value of any grain, or None."""
+    if re.fullmatch(r"\d{4}", value):  # yearly
+        return f"{value}-01-01"
+    if re.fullmatch(r"\d{4}-\d{2}", value):  # monthly
+        return f"{value}-01"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}(T\d{2})?", value):  # daily, weekly, hourly
+        return value[:10]
+    return None
+
+
+def default_range(settings: Settings, graph: Graph, periods: int = 14) -> tuple[str, str]:
+    """``(start, end)`` days: ``periods`` periods of the project's finest partitioned grain
+    (days for hourly and daily jobs, months when all are monthly) up to the latest published
+    partition of any grain of any job's output (its first day; up to yesterday, UTC, when
+    nothing is published yet)."""
     latest = []
     for spec in graph.jobs.values():
         for ref in spec.outputs:
             folder = dataset_dir(settings, ref)
             for path in complete_partitions(folder):
-                latest.append(parse_partition_path(path.relative_to(folder)).get("ds", "")[:10])
-    day = max((d for d in latest if len(d) == 10), default=None)
-    end = parse_partition(day, "daily") if day else default_partition("daily")
-    return shift(end, 1 - days).value, end.value
+                latest.append(_first_day(partition_value(path.relative_to(folder))))
+    end_day = max((d for d in latest if d), default=None) or default_partition("daily").value
+    grains = {  # 14 hours would hide most of a day: hourly jobs are shown by the day too
+        "daily" if s.grain == "hourly" else s.grain
+        for s in graph.jobs.values()
+        if s.outputs and s.grain in GRAIN_ORDER[:-1]
+    }
+    window = min(grains, key=GRAIN_ORDER.index, default="daily")
+    start = shift(parse_partition(end_day, window), 1 - periods)
+    return _first_day(start.value) or end_day, end_day
+
+
+def _span(grain: str, labels: list[str]) -> str:
+    if grain == "none" or not labels:
+        return "(unpartitioned)"
+    values = [partition_value(lab) for lab in labels]
+    return values[0] if len(values) == 1 else f"{values[0]} .. {values[-1]}"
 
 
 def render_grid(states: dict[str, dict[str, Any]]) -> list[str]:
-    """One row per dataset, one column per partition, with a legend and per-row counts."""
-    labels = sorted({label for d in states.values() for label in d["partitions"]})
+    """One grid per grain, finest first, each headed by its grain and first .. last partition:
+    one row per dataset, one column per partition; then a legend and why lines."""
     if not states:
         return ["no datasets: no job declares outputs yet"]
-    width = max(len(path) for path in states)
-    days = [partition_value(lab) or lab for lab in labels]  # (unpartitioned) shown as it is
-    lines = [f"{'':<{width}}  {days[0] if days else ''} .. {days[-1] if days else ''}"]
-    for path, data in states.items():
-        cells = data["partitions"]
-        row = "".join(SYMBOLS[cells[lab]["state"]] if lab in cells else " " for lab in labels)
-        counts = {s: sum(1 for c in cells.values() if c["state"] == s) for s in SYMBOLS}
-        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-        lines.append(f"{path:<{width}}  {row}  {summary}")
+    sections = grain_sections(states)
+    width = max(len(name) for name in [*states, *(grain for grain, _, _ in sections)])
+    lines: list[str] = []
+    for grain, paths, labels in sections:
+        if lines:
+            lines.append("")
+        lines.append(f"{grain:<{width}}  {_span(grain, labels)}")
+        for path in paths:
+            cells = states[path]["partitions"]
+            row = "".join(SYMBOLS[cells[lab]["state"]] if lab in cells else " " for lab in labels)
+            counts = {s: sum(1 for c in cells.values() if c["state"] == s) for s in SYMBOLS}
+            summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+            lines.append(f"{path:<{width}}  {row}  {summary}")
     lines.append("legend: # complete   . missing   F failed   s stale (will rerun)")
     stale = [
         f"  {path} {lab}: {cell['why']}"
-        for path, data in states.items()
-        for lab, cell in data["partitions"].items()
+        for _, paths, _ in sections
+        for path in paths
+        for lab, cell in states[path]["partitions"].items()
         if cell["state"] in ("stale", "failed") and cell.get("why")
     ]
     if stale:

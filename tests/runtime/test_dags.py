@@ -1,0 +1,38 @@
+"""dsflow.dags on job folders written in tmp_path: the DAG files the graph calls for, with a
+sensor before a job that reads another grain's output (Airflow itself runs them in
+tests/test_pipelines.py and tests/test_rollups.py)."""
+
+from __future__ import annotations
+
+import ast
+
+from dsflow.dags import render_dags
+from dsflow.graph import build_graph
+from dsflow.project import find_project
+from dsflow.settings import load_settings
+
+from .conftest import job_spec, write_job
+
+
+def test_a_monthly_rollup_waits_for_its_days_in_its_own_dag(project_root):
+    jobs = project_root / "jobs"
+    write_job(jobs, "days", job_spec("days", outputs=["tables/days"]))
+    write_job(jobs, "per-day", job_spec("per-day", inputs=["tables/days"], outputs=["tables/pd"]))
+    write_job(
+        jobs,
+        "months",
+        job_spec("months", grain="monthly", inputs=["tables/days"], outputs=["tables/m"]),
+    )
+    project = find_project(project_root)
+    files = render_dags(build_graph(project, load_settings(project)), "Demo")
+    assert sorted(files) == ["dsflow_demo_daily.py", "dsflow_demo_monthly.py"]
+    monthly = files["dsflow_demo_monthly.py"]
+    ast.parse(monthly)
+    assert "task_id='inputs_months'" in monthly
+    assert "' job=months ds={{ ds }} check-inputs=true'" in monthly
+    assert "retry_exit_code=75" in monthly and 'mode="reschedule"' in monthly
+    assert "s_months >> t_months" in monthly
+    assert "0 0 1 * *" in monthly
+    daily = files["dsflow_demo_daily.py"]
+    assert "BashSensor(" not in daily  # same-grain edges are plain task dependencies
+    assert "t_days >> t_per_day" in daily
