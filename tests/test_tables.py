@@ -377,11 +377,13 @@ def test_a_job_reading_its_own_previous_partition(project):
     assert json.loads(second.stdout.splitlines()[1])["t_cum"].endswith("t_cum/ds=2024-08-01")
 
 
-def test_an_input_of_another_grain_is_refused(project):
+def test_a_daily_job_over_an_hourly_table_waits_for_its_whole_day(project):
+    """A rollup across grains (dsflow.mapping): the day reads its 24 hours, all of them."""
     just(project, "run", "job=g-hourly", "ds=2024-01-02T08")
     assert refused(project, "run", "job=reads-hourly", "ds=2024-01-02") == (
-        "job reads-hourly (daily) reads tables/t_hourly, published hourly: a job reads inputs "
-        "of its own grain, or unpartitioned ones"
+        "missing upstream partition tables/t_hourly/ds=2024-01-02/hr=00 and 22 more of "
+        "ds=2024-01-02; jobs g-hourly and wrong-grain both write it: keep one (just graph "
+        "names them)"
     )
 
 

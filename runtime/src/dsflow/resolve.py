@@ -40,28 +40,29 @@ def resolve_partition(spec: JobSpec, ds: str | None) -> Partition:
     return parse_partition(ds, spec.grain)
 
 
-def _writer_specs(project: Project, settings: Settings) -> dict[str, JobSpec]:
-    """The spec of the job writing each dataset path (specs that do not load are skipped)."""
-    writers: dict[str, JobSpec] = {}
+def _writer_specs(project: Project, settings: Settings) -> dict[str, list[JobSpec]]:
+    """The specs of the jobs writing each dataset path (specs that do not load are skipped;
+    more than one writer is an error `just graph` names)."""
+    writers: dict[str, list[JobSpec]] = {}
     for name in project.job_names():
         try:
             spec = find_job(project, name, settings.default_grain)
         except DsflowError:
             continue
         for out in spec.outputs:
-            writers[out.path] = spec
+            writers.setdefault(out.path, []).append(spec)
     return writers
 
 
 def input_grains(project: Project, settings: Settings, spec: JobSpec) -> dict[str, str]:
-    """The grain of each of the job's inputs: its writer's declared grain, else the grain
-    it was published with, else (nothing known yet) the job's own."""
+    """The grain of each of the job's inputs: its writer's declared grain, else (no writer,
+    or two) the grain it was published with, else (nothing known yet) the job's own."""
     writers = _writer_specs(project, settings)
     grains = {}
     for ref in spec.inputs:
-        writer = writers.get(ref.path)
+        found = writers.get(ref.path, [])
         grains[ref.path] = (
-            writer.grain if writer else recorded_grain(dataset_dir(settings, ref)) or spec.grain
+            found[0].grain if len(found) == 1 else _published_grain(settings, spec, ref)
         )
     return grains
 
@@ -153,13 +154,16 @@ def _writer_hint(
     part: Partition,
     missing: list[Partition],
 ) -> str:
-    writer = _writer_specs(project, settings).get(ref.path)
-    if not writer:
+    found = _writer_specs(project, settings).get(ref.path, [])
+    if not found:
         return "; no job writes it: add the data or a job whose outputs name it"
+    if len(found) > 1:
+        names = " and ".join(sorted(w.name for w in found))
+        return f"; jobs {names} both write it: keep one (just graph names them)"
     if len(missing) > 1:
         first, last = missing[0].value, missing[-1].value
-        return f"; run them first: just backfill job={writer.name} start={first} end={last}"
-    return f"; run it first: just run job={writer.name} ds={part.value}"
+        return f"; run them first: just backfill job={found[0].name} start={first} end={last}"
+    return f"; run it first: just run job={found[0].name} ds={part.value}"
 
 
 def check_output_grains(settings: Settings, spec: JobSpec) -> None:
