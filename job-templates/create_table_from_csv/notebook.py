@@ -1,34 +1,40 @@
 # %% [markdown]
 # # Create a table partition from a raw CSV file
 #
-# Reads one raw partition of delimited text, shows the detected delimiter, the schema and a
-# sample, and writes it as one Parquet partition of the table. `just run` injects the
-# parameters below (papermill) and publishes the partition atomically once this notebook
-# succeeds; until then nothing is visible to readers.
+# Reads one raw partition of delimited text by column name (each file's header is matched
+# with the declared schema, whatever the column order), shows the schema and a sample, and
+# writes it as one Parquet partition of the table. `just run` injects the parameters below
+# (papermill) and publishes the partition atomically once this notebook succeeds and the
+# checks pass; until then nothing is visible to readers.
 
 # %% tags=["parameters"]
 ds = "2024-01-02"  # the partition
 source_path = ""  # datastore/raw/<dataset>/ds=<ds>/
 sink_path = ""  # staging folder: write the partition's files here, nothing else
-delimiter = "auto"  # "auto" detects it from the first file; or ",", ";", "\t", "|"
-schema = ""  # "" infers it; or a DDL string, or a YAML file from `just infer-schema`
+delimiter = "auto"  # "auto": the schema file's, else detected; or ",", ";", "\t", "|"
+schema = ""  # "" infers the types; or a DDL string, or a YAML file from `just infer-schema`
+null_values = None  # cells read as null; None: the schema file's, else [""]
+date_format = None  # Spark pattern of date columns, e.g. "dd/MM/yyyy"; None: ISO
+timestamp_format = None  # e.g. "dd/MM/yyyy HH:mm"; None: ISO
+timezone = None  # of timestamps written without an offset, e.g. "Europe/Paris"; None: UTC
+missing_columns = "refuse"  # or "null": a declared column a file lacks is read as nulls
 
 # %%
-from pathlib import Path
-
-from dsflow.schemas import ddl, detect_delimiter
-
-sep = detect_delimiter(Path(source_path)) if delimiter == "auto" else delimiter
-print(f"delimiter: {sep!r}" + (" (detected)" if delimiter == "auto" else ""))
-
-# %%
+from dsflow.readers import read_csv
 from dsflow.spark import spark_session
 
 spark = spark_session()
-reader = spark.read.option("header", True).option("sep", sep).option("mode", "FAILFAST")
-declared = ddl(schema)
-reader = reader.schema(declared) if declared else reader.option("inferSchema", True)
-df = reader.csv(source_path)
+df = read_csv(
+    spark,
+    source_path,
+    schema=schema,
+    delimiter=delimiter,
+    null_values=null_values,
+    date_format=date_format,
+    timestamp_format=timestamp_format,
+    timezone=timezone,
+    missing_columns=missing_columns,
+)
 df.printSchema()
 
 # %% [markdown]

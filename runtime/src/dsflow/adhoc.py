@@ -2,7 +2,9 @@
 
 Adhoc notebooks live in ``adhoc/`` as jupytext percent ``.py`` files (they diff well, and
 Jupyter with jupytext opens them as notebooks). They are never run by ``just run`` and never
-updated by ``copier update``.
+updated by ``copier update``. A table (``datastore/tables/<table>``) is opened as readers see
+it (:func:`dsflow.notebook.read_table`: complete partitions, the table's schema, a dimension's
+latest snapshot); a table partition with its table's schema; raw files with pyarrow's readers.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from .errors import DsflowError
 from .names import check_job_name
 from .project import Project
 from .schemas import file_format
+from .settings import load_settings
 
 _HEADER = """# %% [markdown]
 # # {name}
@@ -42,6 +45,36 @@ _READERS = {
         "table = pc.read_csv(path, parse_options=pc.ParseOptions(delimiter={delimiter!r}))"
     ),
 }
+_TABLE = """
+# %% [markdown]
+# Table `{table}` ({what}), read with `dsflow.notebook.read_table` (pyarrow into pandas, no JVM):
+# complete partitions only, every partition with the table's schema, `ds` as a column.
+# {snapshots}
+
+# %%
+from dsflow.notebook import read_table
+
+frame = read_table({name})
+print(f"{{len(frame)}} rows")
+frame.head(20)
+"""
+_FACT = "Unfinished partitions (no `_SUCCESS`) are left out."
+_DIMENSION = (
+    'A dimension: this reads its latest snapshot only; `read_table(name, as_of="YYYY-MM-DD")`'
+    "\n# reads the snapshot of another day, `history=True` every snapshot."
+)
+_PARTITION = """
+# %% [markdown]
+# Partition `{rel}` of table `{table}`, read with its table's schema (pyarrow into pandas).
+
+# %%
+from dsflow.notebook import read_partition
+
+{reader}
+frame = read_partition(path)
+print(f"{{len(frame)}} rows")
+frame.head(20)
+"""
 _PATH = """from dsflow.project import find_project
 
 path = {path}
@@ -68,7 +101,10 @@ spark.sql("SHOW VIEWS").show(truncate=False)
 def adhoc_notebook_text(name: str, project: Project, path: Path | None) -> str:
     """The text of a new adhoc notebook; with ``path``, cells that read that data file."""
     text = _HEADER.format(name=name)
-    if path is not None:
+    table = _table_folder(project, path) if path is not None else None
+    if table is not None and path is not None:
+        text += _table_cells(project, table, path)
+    elif path is not None:
         from .schemas import data_files, detect_delimiter
 
         fmt = file_format(path)
@@ -78,6 +114,33 @@ def adhoc_notebook_text(name: str, project: Project, path: Path | None) -> str:
         reader += _READERS[fmt].format(delimiter=delimiter)
         text += _PANDAS.format(rel=_relative(target, project.root), reader=reader)
     return text + _SPARK
+
+
+def _table_folder(project: Project, path: Path) -> Path | None:
+    """The table folder ``path`` is (or is inside), when it is under ``datastore/tables``."""
+    tables = (load_settings(project).datastore / "tables").resolve()
+    resolved = path.resolve()
+    if not resolved.is_dir() or tables not in resolved.parents:
+        return None
+    return tables / resolved.relative_to(tables).parts[0]
+
+
+def _table_cells(project: Project, table: Path, path: Path) -> str:
+    from .tables import find_tables
+
+    shown = " ".join(table.name.split())  # a comment line stays one line
+    if path.resolve() != table:
+        reader = _PATH.format(path=_path_expr(path, project.root))
+        rel = _relative(path, project.root)
+        return _PARTITION.format(rel=rel, table=shown, reader=reader)
+    kinds = {t.name: t.kind for t in find_tables(table.parent)}
+    kind = kinds.get(table.name, "dimension" if table.name.startswith("dim_") else "fact")
+    return _TABLE.format(
+        table=shown,
+        what="a dimension" if kind == "dimension" else "a fact table",
+        snapshots=_DIMENSION if kind == "dimension" else _FACT,
+        name=repr(table.name),
+    )
 
 
 def _path_expr(path: Path, root: Path) -> str:

@@ -686,8 +686,9 @@ COMMANDS: tuple[Command, ...] = (
         "infer-schema",
         _cmd_infer_schema,
         "schema of a CSV/JSON/Parquet file or folder, printed and saved as YAML",
-        "Infer the schema of path= (CSV delimiter detected) with pyarrow; print it and save "
-        "it to out= (default config/schemas/<dataset>.yaml), ready for a job's `schema:`.",
+        "Infer the schema of path= with pyarrow (CSV delimiter, date and timestamp formats, "
+        "null markers); print it and save it to out= (default config/schemas/<dataset>.yaml), "
+        "ready for a job's `schema:`.",
         params=True,
     ),
     Command(

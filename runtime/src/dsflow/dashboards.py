@@ -19,6 +19,7 @@ from .partitions import parse_partition_path
 from .project import PROJECT_ROOT_ENV, Project
 from .settings import DEFAULT_PORTS, load_settings
 from .specs import JobSpec, find_job, load_spec
+from .tables import read_arrow
 
 PORT_ENV = "DSFLOW_DASH_PORT"
 
@@ -30,11 +31,6 @@ def job_parameters(job_folder: Path) -> dict[str, Any]:
     if not tables:
         raise DsflowError(f"{job_folder}/job_specs.yaml: a dashboard needs a `table:` input")
     return {**spec.job_parameters, "table": tables[0]}
-
-
-def _in_range(ds: str, start: str | None, end: str | None) -> bool:
-    # compare on the partition's own precision: a month 2024-01 is in [2024-01-15, ...]
-    return (not start or start[: len(ds)] <= ds) and (not end or ds <= end[: len(ds)])
 
 
 def partition_bounds(table: str, datastore: Path | None = None) -> tuple[str | None, str | None]:
@@ -53,30 +49,22 @@ def read_table(
     start: str | None = None,
     end: str | None = None,
     datastore: Path | None = None,
+    as_of: str | None = None,
+    history: bool = False,
 ) -> Any:
-    """A pandas DataFrame of the table's complete partitions with ``start <= ds <= end``.
+    """A pandas DataFrame of the table's complete partitions with ``start <= ds <= end``,
+    every partition read with the table's schema (:func:`dsflow.tables.read_arrow`).
 
-    ``ds`` (and ``hr`` for hourly tables) become columns, as in Spark.
+    ``ds`` (and ``hr`` for hourly tables) become columns, as in Spark. A dimension gives its
+    latest snapshot at or before ``as_of`` (default ``end``), or every snapshot in the range
+    with ``history=True``. A table with no complete partition yet gives an empty frame.
     """
     import pandas as pd
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     folder = (datastore or current_datastore()) / "tables" / table
-    if not folder.is_dir():
+    if not complete_partitions(folder):
         return pd.DataFrame()
-    pieces = []
-    for partition in complete_partitions(folder):
-        ds = _ds(folder, partition)
-        if ds and not _in_range(ds, start, end):
-            continue
-        piece = pq.read_table(partition)
-        for name, value in parse_partition_path(partition.relative_to(folder)).items():
-            piece = piece.append_column(name, pa.array([value] * piece.num_rows, pa.string()))
-        pieces.append(piece)
-    if not pieces:
-        return pd.DataFrame()
-    return pa.concat_tables(pieces, promote_options="default").to_pandas()
+    return read_arrow(table, start, end, as_of, history, datastore).to_pandas()
 
 
 def serve(app: Any) -> None:

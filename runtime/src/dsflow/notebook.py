@@ -1,6 +1,7 @@
 """Helpers for notebooks, with the seed's names: ``sql()``, ``display()``, ``list_tables()``,
-``list_raw()``; and ``read_partition()`` / ``write_partition()``, which work the same way with
-a Spark DataFrame, a pandas DataFrame or a pyarrow Table.
+``list_raw()``; ``read_table()``, a table as readers see it; and ``read_partition()`` /
+``write_partition()``, which work the same way with a Spark DataFrame, a pandas DataFrame or a
+pyarrow Table. Table data is always read with the table's schema (its contract).
 
     from dsflow.notebook import sql, display, list_tables, list_raw
     list_tables()
@@ -13,9 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .checks import parquet_files
+from .contracts import conform, read_contract
 from .datastore import complete_partitions, current_datastore, is_visible
 from .errors import DsflowError
-from .tables import find_tables, load_tables
+from .partitions import is_partition_folder
+from .tables import find_tables, load_tables, read_arrow, spark_table
 
 
 def sql(query: str, as_of: str | None = None, show: int = 20, **params: Any) -> Any:
@@ -52,12 +56,18 @@ def _to_pandas(frame: Any, n: int | None = None) -> Any:
 
 
 def list_tables() -> Any:
-    """Tables with their kind and complete partitions (first, last, count), as a DataFrame."""
+    """Tables with their kind, complete partitions (count, first, last) and rows, as a
+    DataFrame: a fact table's rows over its complete partitions; a dimension's latest
+    snapshot's rows, and in ``snapshots`` how many it has (empty for a fact table)."""
     import pandas as pd
 
+    from .table_rows import table_rows
+
+    columns = ["table", "kind", "partitions", "first", "last", "rows", "snapshots"]
     rows = []
     for table in find_tables(current_datastore() / "tables"):
         keys = table.keys
+        size = table_rows(table)
         rows.append(
             {
                 "table": table.name,
@@ -65,9 +75,13 @@ def list_tables() -> Any:
                 "partitions": 0 if table.unpartitioned else len(keys),
                 "first": None if table.unpartitioned else keys[0],
                 "last": None if table.unpartitioned else keys[-1],
+                "rows": size.rows,
+                "snapshots": size.snapshots,
             }
         )
-    return pd.DataFrame(rows, columns=["table", "kind", "partitions", "first", "last"])
+    frame = pd.DataFrame(rows, columns=columns)
+    # whole numbers with gaps (a fact table has no snapshots), not floats with NaN
+    return frame.astype({"partitions": "Int64", "rows": "Int64", "snapshots": "Int64"})
 
 
 def list_raw() -> Any:
@@ -91,23 +105,56 @@ def list_raw() -> Any:
     return pd.DataFrame(rows, columns=["dataset", "partitions", "first", "last"])
 
 
-def read_partition(path: str | Path, engine: str = "pandas") -> Any:
-    """The Parquet files of one partition folder: ``engine`` pandas, arrow or spark."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise DsflowError(f"{folder} is not a partition folder")
+def read_table(
+    name: str, as_of: str | None = None, history: bool = False, engine: str = "pandas"
+) -> Any:
+    """Table ``name`` as readers see it: its complete partitions, with the table's schema and
+    a ``ds`` column; a dimension's latest snapshot at or before ``as_of`` (default: its
+    latest), or every snapshot with ``history=True``. ``engine``: pandas, arrow or spark."""
+    _check_engine(engine)
     if engine == "spark":
         from .spark import spark_session
 
-        return spark_session().read.parquet(str(folder))
-    import pyarrow.dataset as ds
+        return spark_table(spark_session(), name, as_of=as_of, history=history)
+    table = read_arrow(name, as_of=as_of, history=history)
+    return table if engine == "arrow" else table.to_pandas()
 
-    table = ds.dataset(folder, format="parquet").to_table()
-    if engine == "arrow":
-        return table
-    if engine == "pandas":
-        return table.to_pandas()
-    raise DsflowError(f"engine must be pandas, arrow or spark, not {engine!r}")
+
+def read_partition(path: str | Path, engine: str = "pandas") -> Any:
+    """The Parquet files of one partition folder: ``engine`` pandas, arrow or spark.
+
+    A partition of a table with a contract is read with the table's schema."""
+    _check_engine(engine)
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DsflowError(f"{folder} is not a partition folder")
+    base = folder
+    while is_partition_folder(base.name):  # ds=.../hr=... below the table folder
+        base = base.parent
+    contract = read_contract(base)
+    if engine == "spark":
+        from .spark import spark_session
+
+        reader = spark_session().read
+        if contract is not None and contract.ddl():
+            reader = reader.schema(contract.ddl())
+        return reader.parquet(str(folder))
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    if contract is None:
+        table = ds.dataset(folder, format="parquet").to_table()
+    else:
+        files = parquet_files(folder)
+        pieces = [conform(pq.read_table(f), contract, str(folder)) for f in files]
+        table = pa.concat_tables(pieces) if pieces else contract.arrow_schema().empty_table()
+    return table if engine == "arrow" else table.to_pandas()
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ("pandas", "arrow", "spark"):
+        raise DsflowError(f"engine must be pandas, arrow or spark, not {engine!r}")
 
 
 def write_partition(frame: Any, sink_path: str | Path) -> int:

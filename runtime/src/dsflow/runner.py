@@ -11,13 +11,29 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .checks import count_rows, run_checks
-from .datastore import dataset_dir, job_runs_dir, partition_dir, read_meta, report_dir
+from .contracts import (
+    Enforced,
+    contract_lock,
+    declared_columns,
+    enforce,
+    unreadable_partitions,
+    write_contract,
+)
+from .datastore import (
+    complete_partitions,
+    dataset_dir,
+    job_runs_dir,
+    partition_dir,
+    read_meta,
+    report_dir,
+)
 from .errors import DsflowError
 from .execute import JobFailed, run_notebook, run_script, script_command
 from .kernels import KernelPool
@@ -36,7 +52,7 @@ from .resolve import (
     upstream_key,
 )
 from .settings import Settings, load_settings
-from .specs import DatasetRef, JobSpec, find_job
+from .specs import SPEC_FILE, DatasetRef, JobSpec, find_job
 
 _HTML_LOCK = threading.Lock()
 
@@ -69,11 +85,23 @@ def run_job(
     params = resolve_parameters(spec, part, overrides or {}, settings)
     check_inputs(project, settings, spec, part)
     check_output_grains(settings, spec)
+    _check_declared_schemas(project, spec)
 
     reports = report_dir(settings, job, part)
     lock_dir = job_runs_dir(settings, job) / ".locks"
     with partition_lock(lock_dir, job, part.label):
         return _run_locked(project, settings, spec, part, params, reports, kernels)
+
+
+def _check_declared_schemas(project: Project, spec: JobSpec) -> None:
+    """A declared table schema that cannot be read stops the run before anything runs."""
+    for ref in spec.outputs:
+        if ref.area == "tables" and ref.schema:
+            try:
+                declared_columns(ref.schema, project.root)
+            except DsflowError as exc:
+                where = spec.folder / SPEC_FILE
+                raise DsflowError(f"{where}: output {ref.path}: {exc}") from None
 
 
 def _staging_parent(settings: Settings, ref: DatasetRef, part: Partition) -> Path:
@@ -129,20 +157,12 @@ def _run_locked(
             if (reports / "report.ipynb").is_file():
                 with _HTML_LOCK:  # nbconvert's exporters are not known to be thread-safe
                     render_html(reports / "report.ipynb", reports / "report.html")
-        rows: dict[str, int] = {}
-        passed: list[str] = []
-        for ref in spec.outputs:
-            folder = staging[ref.path]
-            rows[ref.path] = count_rows(folder) if ref.area == "tables" else _file_count(folder)
-            passed += run_checks(folder, spec.checks) if ref.area == "tables" else []
-        record["rows"] = rows
-        record["checks"] = passed
-        for ref in spec.outputs:
-            keys = ("job", "partition", "run_id", "code_hash", "parameters_hash", "upstream")
-            meta = {k: record[k] for k in keys}
-            meta.update(rows=rows[ref.path], kind=ref.kind, grain=spec.grain)
-            meta["published_at"] = datetime.now(UTC)
-            publish(staging[ref.path], partition_dir(settings, ref, part), meta)
+        with ExitStack() as held:
+            lock_dir = job_runs_dir(settings, spec.name) / ".locks"
+            for ref in spec.outputs:
+                if ref.area == "tables":
+                    held.enter_context(contract_lock(lock_dir, ref.name))
+            _check_and_publish(project, settings, spec, part, staging, record)
         record["status"] = "success"
     except Exception as exc:  # the job's failure, a check's, or a dead kernel: all exit 1
         cause = str(exc) if isinstance(exc, DsflowError) else f"{exc.__class__.__name__}: {exc}"
@@ -165,6 +185,79 @@ def _run_locked(
         flush=True,
     )
     return RunResult("success", reports, record)
+
+
+def _check_and_publish(
+    project: Project,
+    settings: Settings,
+    spec: JobSpec,
+    part: Partition,
+    staging: dict[str, Path],
+    record: dict[str, Any],
+) -> None:
+    """Contracts, then checks, on every staged output; then publish them all, each table's
+    contract written once its partition is published (a refused run fixes nothing)."""
+    rows: dict[str, int] = {}
+    passed: list[str] = []
+    enforced: dict[str, Enforced] = {}
+    sources = _sources(settings, spec, part)
+    for ref in spec.outputs:
+        folder = staging[ref.path]
+        if ref.area == "tables":
+            outcome = enforce(
+                folder, dataset_dir(settings, ref), ref, spec.name, part, sources, project.root
+            )
+            enforced[ref.path] = outcome
+            for note in outcome.notes:
+                print(f"schema {ref.path}: {note}", flush=True)
+            if outcome.notes:
+                record.setdefault("schema", {})[ref.path] = outcome.notes
+        rows[ref.path] = count_rows(folder) if ref.area == "tables" else _file_count(folder)
+        passed += run_checks(folder, spec.checks) if ref.area == "tables" else []
+    record["rows"] = rows
+    record["checks"] = passed
+    for ref in spec.outputs:
+        keys = ("job", "partition", "run_id", "code_hash", "parameters_hash", "upstream")
+        meta = {k: record[k] for k in keys}
+        meta.update(rows=rows[ref.path], kind=ref.kind, grain=spec.grain)
+        meta["published_at"] = datetime.now(UTC)
+        outcome = enforced.get(ref.path)
+        contract = outcome.contract if outcome else None
+        if contract is not None and not part.parts:
+            # an unpartitioned table's folder is its partition: the swap carries the contract
+            write_contract(staging[ref.path], contract)
+        final = partition_dir(settings, ref, part)
+        publish(staging[ref.path], final, meta)
+        if contract is not None and part.parts and outcome.changed:
+            table_folder = dataset_dir(settings, ref)
+            write_contract(table_folder, contract)
+            _warn_unreadable(ref, table_folder, contract, final)
+
+
+def _warn_unreadable(ref: DatasetRef, table_folder: Path, contract: Any, final: Path) -> None:
+    """A new or changed contract may not read partitions published before it: say which."""
+    lines = unreadable_partitions(table_folder, contract, complete_partitions(table_folder), final)
+    for line in lines[:3]:
+        print(
+            f"warning: table {ref.path}: {line}: readers fail on that partition until it is re-run",
+            file=sys.stderr,
+            flush=True,
+        )
+    if len(lines) > 3:
+        print(f"warning: table {ref.path}: {len(lines) - 3} more such partitions", file=sys.stderr)
+
+
+def _sources(settings: Settings, spec: JobSpec, part: Partition) -> str:
+    """What the run read, relative to the datastore, for contract messages:
+    ``raw/weather/ds=2024-01-05``, a range for many partitions."""
+    names = []
+    for ref in spec.inputs:
+        used = [] if ref.external else input_partitions(settings, spec, ref, part)
+        labels = [f"{ref.path}/{p.label}" if p.parts else ref.path for p in used]
+        if len(labels) > 3:
+            labels = [f"{labels[0]} to {used[-1].label} ({len(labels)} partitions)"]
+        names += labels or [ref.path]
+    return ", ".join(names) or f"job {spec.name}, which reads no input"
 
 
 def _execute(

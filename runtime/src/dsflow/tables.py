@@ -8,7 +8,9 @@ SQL temporary view with a ``ds`` column (and ``hr`` for hourly tables):
   name, and every snapshot under ``<name>_history``.
 
 A partition is complete when it holds ``_SUCCESS``; staging folders (``_``-prefixed) and
-half-written partitions are never visible.
+half-written partitions are never visible. A table with a contract (``_schema.json``,
+:mod:`dsflow.contracts`) is read with its schema, whatever types each partition was written
+with. Without Spark, :func:`read_arrow` reads a table the same way with pyarrow.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .checks import parquet_files
+from .contracts import Contract, conform, read_contract
 from .datastore import complete_partitions, current_datastore, is_visible, read_meta
 from .errors import DsflowError
 from .partitions import parse_partition_path
@@ -81,19 +85,148 @@ def _read(spark: Any, table: Table, partitions: list[Path]) -> Any:
     reader = spark.read
     if not table.unpartitioned:
         reader = reader.option("basePath", str(table.folder))
+    schema = read_schema(table)
+    if schema:
+        reader = reader.schema(schema)
     return reader.parquet(*[str(p) for p in partitions])
 
 
-def load_tables(spark: Any, as_of: str | None = None, datastore: Path | None = None) -> dict:
+def read_schema(table: Table) -> str:
+    """The Spark DDL ``table`` is read with: its contract's columns, then its partition
+    columns as strings (``ds``, ``hr``: named so that Spark keeps them, with the type they
+    have without a schema); ``""`` when the table has no contract (Spark infers it)."""
+    contract = read_contract(table.folder)
+    if contract is None or not contract.ddl():
+        return ""
+    keys = [] if table.unpartitioned else list(parse_partition_path(table.keys[0]))
+    return ", ".join([contract.ddl(), *(f"`{key}` string" for key in keys)])
+
+
+def spark_table(
+    spark: Any,
+    name: str,
+    as_of: str | None = None,
+    history: bool = False,
+    datastore: Path | None = None,
+) -> Any:
+    """One table as a Spark DataFrame, as :func:`load_tables` registers it: complete
+    partitions, a dimension's latest snapshot at or before ``as_of`` (every snapshot with
+    ``history``), read with the table's schema."""
+    table = _table(name, datastore)
+    chosen = table.partitions
+    if table.kind == "dimension" and not table.unpartitioned and not history:
+        chosen = [snapshot_as_of(table, as_of) if as_of else table.partitions[-1]]
+    return _read(spark, table, chosen)
+
+
+def _table(name: str, datastore: Path | None) -> Table:
+    tables_dir = (datastore or current_datastore()) / "tables"
+    folder = tables_dir / name
+    if "/" in name or not is_visible(folder) or not folder.is_dir():
+        known = ", ".join(t.name for t in find_tables(tables_dir)) or "none yet"
+        raise DsflowError(f"no table {name!r} in {tables_dir} (tables: {known})")
+    partitions = complete_partitions(folder)
+    if not partitions:
+        raise DsflowError(f"table {name} has no complete partition yet")
+    return Table(name, folder, _kind(folder, partitions), partitions)
+
+
+def _in_range(ds: str, start: str | None, end: str | None) -> bool:
+    # compare on the partition's own precision: a month 2024-01 is in [2024-01-15, ...]
+    return (not start or start[: len(ds)] <= ds) and (not end or ds <= end[: len(ds)])
+
+
+def read_arrow(
+    table: str,
+    start: str | None = None,
+    end: str | None = None,
+    as_of: str | None = None,
+    history: bool = False,
+    datastore: Path | None = None,
+) -> Any:
+    """A table as one pyarrow Table, with no JVM: its complete partitions with ``start <= ds
+    <= end``, every column cast to the table's schema (its contract), ``ds`` (and ``hr``)
+    added as string columns as in Spark.
+
+    A dimension gives its latest snapshot at or before ``as_of`` (default: ``end``, else its
+    latest; an empty table when ``end`` comes before its first snapshot, an error when
+    ``as_of`` does), or with ``history`` every snapshot in the range.
+    """
+    import pyarrow as pa
+
+    info = _table(table, datastore)
+    contract = read_contract(info.folder)
+    chosen = info.partitions
+    if not info.unpartitioned:
+        chosen = [p for p in chosen if _in_range(_ds_of(info, p), start, end)]
+        if info.kind == "dimension" and not history:
+            cutoff = as_of or end
+            eligible = [p for p in info.partitions if _in_range(_ds_of(info, p), None, cutoff)]
+            if as_of and not eligible:
+                snapshot_as_of(info, as_of)  # raises: no snapshot at or before as_of
+            chosen = eligible[-1:]
+    keys = [] if info.unpartitioned else list(parse_partition_path(info.keys[0]))
+    pieces = [_read_arrow_partition(info, p, contract) for p in chosen]
+    if not pieces:
+        fields = [] if contract is None else list(contract.arrow_schema())
+        return pa.schema(fields + [pa.field(k, pa.string()) for k in keys]).empty_table()
+    return pa.concat_tables(pieces, promote_options="permissive")
+
+
+def _read_arrow_partition(table: Table, partition: Path, contract: Contract | None) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    values = parse_partition_path(partition.relative_to(table.folder))  # {} if unpartitioned
+    key = "/".join(f"{k}={v}" for k, v in values.items()) or "(unpartitioned)"
+    pieces = []
+    for path in parquet_files(partition):
+        piece = pq.read_table(path)
+        piece = piece.drop_columns([c for c in values if c in piece.column_names])
+        if contract is not None:
+            piece = conform(piece, contract, f"table {table.name}, partition {key}")
+        pieces.append(piece)
+    if contract is not None:
+        data = pa.concat_tables(pieces) if pieces else contract.arrow_schema().empty_table()
+    elif pieces:
+        data = pa.concat_tables(pieces, promote_options="permissive")
+    else:
+        data = pa.table({})
+    for name, value in values.items():
+        data = data.append_column(name, pa.array([value] * data.num_rows, pa.string()))
+    return data
+
+
+def load_tables(
+    spark: Any,
+    as_of: str | None = None,
+    datastore: Path | None = None,
+    inputs: dict[str, Any] | None = None,
+) -> dict:
     """Register every table as a temporary view; returns ``{view name: description}``.
 
     ``as_of`` picks each dimension's snapshot (default: its latest); a dimension with no
     snapshot at or before ``as_of`` is left out (its ``_history`` view stays), so a query
     naming it fails with "table not found". Call it again after a job publishes.
+
+    ``inputs`` (a run's ``source_paths``: table name -> partition folder or list of them)
+    restricts those tables' views to exactly the partitions the run reads, as the job's
+    spec maps them (:mod:`dsflow.mapping`): a monthly job's daily input holds its month's
+    days, a dimension the snapshot as of the run.
     """
     tables_dir = (datastore or current_datastore()) / "tables"
     views: dict[str, str] = {}
     for table in find_tables(tables_dir):
+        if inputs and table.name in inputs:
+            chosen = inputs[table.name]
+            paths = [Path(p) for p in ([chosen] if isinstance(chosen, str) else chosen)]
+            if not paths:  # a job's own earlier partitions, none yet: an empty view
+                spark.catalog.dropTempView(table.name)
+                views[table.name] = "not registered: no partition to read yet"
+                continue
+            _read(spark, table, paths).createOrReplaceTempView(table.name)
+            views[table.name] = f"{table.kind}, the {len(paths)} partition(s) this run reads"
+            continue
         if table.kind == "dimension" and not table.unpartitioned:
             _read(spark, table, table.partitions).createOrReplaceTempView(f"{table.name}_history")
             views[f"{table.name}_history"] = f"dimension, all {len(table.partitions)} snapshots"
