@@ -13,20 +13,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dsflow.contracts import (
-    Contract,
-    ContractViolation,
-    declared_columns,
-    enforce,
-    normalize_type,
-    read_contract,
-    spark_type,
-    write_contract,
-)
+from dsflow.contract_enforcement import ContractViolation, enforce
+from dsflow.contracts import Contract, declared_columns, read_contract, write_contract
 from dsflow.errors import DsflowError
 from dsflow.partitions import Partition
 from dsflow.project import PROJECT_ROOT_ENV, find_project
 from dsflow.specs import DatasetRef
+from dsflow.sqltypes import normalize_type, spark_type
 
 from .conftest import job_spec
 

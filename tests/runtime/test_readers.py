@@ -9,26 +9,18 @@ from pathlib import Path
 import pytest
 import yaml
 from dsflow.errors import DsflowError
-from dsflow.readers import (
-    effective_columns,
-    json_keys,
-    malformed_error,
-    match_header,
-    read_header,
-    resolve_options,
-    value_error,
-)
+from dsflow.headers import json_keys, match_header, read_header
+from dsflow.read_messages import malformed_error, value_error
+from dsflow.read_options import effective_columns, resolve_options
+from dsflow.schema_inference import infer_schema, propose_datetime, schema_yaml
 from dsflow.schemas import (
     Column,
     check_datetime_format,
     check_timezone,
     ddl,
-    infer_schema,
     load_schema,
     null_markers,
     parse_columns,
-    propose_datetime,
-    schema_yaml,
 )
 
 from .conftest import write_file

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .datafiles import data_files, detect_delimiter, file_format
 from .errors import DsflowError
 from .names import check_job_name
 from .project import Project
-from .schemas import file_format
 from .settings import load_settings
 
 _HEADER = """# %% [markdown]
@@ -105,8 +105,6 @@ def adhoc_notebook_text(name: str, project: Project, path: Path | None) -> str:
     if table is not None and path is not None:
         text += _table_cells(project, table, path)
     elif path is not None:
-        from .schemas import data_files, detect_delimiter
-
         fmt = file_format(path)
         target = path if fmt == "parquet" else data_files(path)[0]
         delimiter = detect_delimiter(target) if fmt == "csv" else ","

@@ -488,7 +488,7 @@ def _schema_target(project_root: Path, data: Path) -> Path:
 
 
 def _cmd_infer_schema(args: argparse.Namespace) -> None:
-    from .schemas import infer_schema, schema_yaml
+    from .schema_inference import infer_schema, schema_yaml
 
     options = parse_kv(args.params, allowed=["path", "out"])
     if not options.get("path"):

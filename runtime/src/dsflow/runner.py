@@ -18,14 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .checks import count_rows, run_checks
-from .contracts import (
-    Enforced,
-    contract_lock,
-    declared_columns,
-    enforce,
-    unreadable_partitions,
-    write_contract,
-)
+from .contract_enforcement import Enforced, enforce, unreadable_partitions
+from .contracts import contract_lock, declared_columns, write_contract
 from .datastore import (
     complete_partitions,
     dataset_dir,
