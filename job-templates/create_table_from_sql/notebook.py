@@ -3,16 +3,17 @@
 #
 # Runs `query.sql` over the project's tables with `:ds` bound to the partition (a query
 # parameter, never formatted into the text), shows the result's schema and a sample, and
-# writes it as one Parquet partition. Each table the job declares as an input is a view of
-# exactly the partitions this run reads: the day itself, or every day of the month for a
-# monthly job over a daily table, a dimension's snapshot as of the run. `just run` injects the parameters below (papermill) and
-# publishes the partition atomically once this notebook succeeds.
+# writes it as one Parquet partition. An input the job reads at another grain is a view of
+# exactly the partitions this run reads (every day of the month for a monthly job over a
+# daily table). `just run` injects the parameters below (papermill) and publishes the
+# partition atomically once this notebook succeeds.
 
 # %% tags=["parameters"]
 ds = "2024-01-02"  # the partition
 sink_path = ""  # staging folder: write the partition's files here, nothing else
 query_file = "query.sql"  # relative to this job's folder
 source_paths = {}  # input table -> the partition folder(s) this run reads
+job_name = ""  # this job: which of its inputs are of another grain
 
 # %%
 from pathlib import Path
@@ -21,7 +22,7 @@ from dsflow.spark import spark_session
 from dsflow.tables import load_tables
 
 spark = spark_session()
-for view, what in load_tables(spark, as_of=ds, inputs=source_paths).items():
+for view, what in load_tables(spark, as_of=ds, inputs=source_paths, job=job_name).items():
     print(f"{view:<30} {what}")
 
 # %%

@@ -197,10 +197,18 @@ def test_a_type_change_is_refused_with_one_line(table):
 
 
 def test_a_narrowing_is_refused(table):
+    """An inferred contract too narrow for later data (integers on the first day only): the
+    refusal says how to widen it on purpose."""
     fix(table, station="string", rain="int")
     staged = stage(table, WEATHER.select(["station", "rain"]))  # bigint
-    with pytest.raises(ContractViolation, match="column rain is bigint in this partition"):
+    with pytest.raises(ContractViolation) as refused:
         check(table, staged)
+    assert str(refused.value) == (
+        "table tables/weather: column rain is bigint in this partition, the table's schema "
+        "says int (source raw/weather/ds=2024-01-05); nothing published; if bigint is right, "
+        "declare it: `schema: {rain: bigint}` on this output in jobs/make-weather/"
+        "job_specs.yaml (partitions published as int read as bigint)"
+    )
 
 
 def test_a_new_column_is_refused_unless_the_schema_may_evolve(table):

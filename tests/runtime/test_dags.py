@@ -36,3 +36,23 @@ def test_a_monthly_rollup_waits_for_its_days_in_its_own_dag(project_root):
     daily = files["dsflow_demo_daily.py"]
     assert "BashSensor(" not in daily  # same-grain edges are plain task dependencies
     assert "t_days >> t_per_day" in daily
+
+
+def test_sensors_only_for_partitioned_writers_of_another_dag(project_root):
+    """A static lookup (grain none, published by hand) needs no sensor; a monthly job that
+    also reads a monthly table of its own DAG polls only after that table's task ran."""
+    jobs = project_root / "jobs"
+    write_job(jobs, "lookup", job_spec("lookup", grain="none", outputs=["tables/lookup"]))
+    write_job(jobs, "days", job_spec("days", inputs=["tables/lookup"], outputs=["tables/d"]))
+    write_job(jobs, "m1", job_spec("m1", grain="monthly", outputs=["tables/m1"]))
+    write_job(
+        jobs,
+        "m2",
+        job_spec("m2", grain="monthly", inputs=["tables/d", "tables/m1"], outputs=["tables/m2"]),
+    )
+    project = find_project(project_root)
+    files = render_dags(build_graph(project, load_settings(project)), "Demo")
+    assert "BashSensor(" not in files["dsflow_demo_daily.py"]
+    monthly = files["dsflow_demo_monthly.py"]
+    assert monthly.count("BashSensor(") == 1
+    assert "t_m1 >> s_m2" in monthly and "s_m2 >> t_m2" in monthly

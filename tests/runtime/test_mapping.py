@@ -15,7 +15,7 @@ from dsflow.errors import DsflowError
 from dsflow.graph import build_graph
 from dsflow.partitions import Partition, parse_partition
 from dsflow.project import find_project
-from dsflow.resolve import check_inputs, input_partitions, resolve_parameters
+from dsflow.resolve import InputsMissing, check_inputs, input_partitions, resolve_parameters
 from dsflow.settings import load_settings
 from dsflow.specs import DatasetRef
 
@@ -90,23 +90,28 @@ def test_open_spans_select_from_what_is_complete():
         day, DatasetRef("tables", "dim_m", kind="dimension"), "monthly", False
     )
     months = [parse_partition(m, "monthly") for m in ("2024-01", "2024-02", "2024-03")]
-    assert values(monthly_dim.select(months)) == ["2024-02"]
+    # no look-ahead: February's snapshot is not over on the 15th; January's is the latest
+    assert values(monthly_dim.select(months)) == ["2024-01"]
 
 
 def test_weeks_and_months_do_not_nest():
     with pytest.raises(DsflowError, match="weekly and monthly periods do not nest"):
         span("2024-02", "monthly", "weekly")
-    assert mapping.compatible("daily", "none") and mapping.compatible("none", "hourly")
+    assert mapping.compatible("daily", "none") and mapping.compatible("none", "none")
+    assert not mapping.compatible("none", "hourly")  # no period to map a partition to
+    assert mapping.incompatible_reason("none", "daily").startswith(
+        "an unpartitioned job reads unpartitioned inputs only"
+    )
 
 
 # ------------------------------------------------------------------ on a datastore
 
 
-def publish(root: Path, dataset: str, folder: str, rows: int = 1) -> None:
+def publish(root: Path, dataset: str, folder: str, grain: str = "daily") -> None:
     path = root / "datastore" / dataset / folder
     path.mkdir(parents=True, exist_ok=True)
     (path / "_SUCCESS").write_text("")
-    meta = {"run_id": f"r-{folder}", "rows": rows, "grain": "daily", "kind": "fact"}
+    meta = {"run_id": f"r-{folder}", "rows": 1, "grain": grain, "kind": "fact"}
     (path / "_dsflow.json").write_text(json.dumps(meta))
 
 
@@ -234,4 +239,59 @@ def test_a_monthly_partition_is_stale_when_a_day_of_it_changes(rollup):
     meta.write_text(json.dumps({"run_id": "rerun", "grain": "daily"}))
     assert stale_reason(settings, graph, "monthly", month) == (
         "upstream tables/daily/ds=2024-02-17 changed"
+    )
+
+
+def test_an_unpartitioned_input_read_with_all_stays_a_list(project_root):
+    """`source_paths` keeps its shape from before the mapping model (a hash change would make
+    every partition of such a job "parameters changed" after an upgrade)."""
+    jobs = project_root / "jobs"
+    write_job(jobs, "lookup", job_spec("lookup", grain="none", outputs=["tables/lookup"]))
+    reader = job_spec(
+        "reader", inputs=[{"table": "lookup", "partitions": "all"}], outputs=["tables/r"]
+    )
+    write_job(jobs, "reader", reader)
+    _, settings, graph = setup(project_root)
+    publish(project_root, "tables/lookup", "", grain="none")
+    spec = graph.jobs["reader"]
+    day = parse_partition("2024-01-02", "daily")
+    params = resolve_parameters(spec, day, {}, settings)
+    paths = params["source_paths"]["lookup"]
+    assert isinstance(paths, list) and len(paths) == 1 and paths[0].endswith("tables/lookup")
+    assert input_partitions(settings, spec, spec.inputs[0], day) == [Partition("none", "")]
+
+
+def test_an_unpartitioned_job_cannot_read_a_partitioned_table(project_root):
+    jobs = project_root / "jobs"
+    write_job(jobs, "days", job_spec("days", outputs=["tables/days"]))
+    write_job(
+        jobs, "whole", job_spec("whole", grain="none", inputs=["tables/days"], outputs=["tables/w"])
+    )
+    project = find_project(project_root)
+    with pytest.raises(DsflowError) as info:
+        build_graph(project, load_settings(project))
+    assert str(info.value) == (
+        "job whole (none) reads tables/days, which days writes daily: an unpartitioned job "
+        "reads unpartitioned inputs only: give the job a grain, or read the table in a job "
+        "of its grain"
+    )
+
+
+def test_no_snapshot_hint_names_a_partition_of_the_writers_grain(rollup):
+    project, settings, graph = setup(rollup)
+    jobs = rollup / "jobs"
+    write_job(jobs, "dim", job_spec("dim", outputs=[{"table": "dim_x", "kind": "dimension"}]))
+    write_job(
+        jobs,
+        "monthly-dim",
+        job_spec("monthly-dim", grain="monthly", inputs=["tables/dim_x"], outputs=["tables/md"]),
+    )
+    project, settings, graph = setup(rollup)
+    with pytest.raises(InputsMissing) as info:
+        check_inputs(
+            project, settings, graph.jobs["monthly-dim"], parse_partition("2024-02", "monthly")
+        )
+    assert str(info.value) == (
+        "dimension tables/dim_x has no snapshot at or before ds=2024-02; "
+        "run it first: just run job=dim ds=2024-02-01"
     )

@@ -354,7 +354,12 @@ def test_day_month_order_undecided_is_a_note():
     note = propose_datetime("d1", ["01/02/2024", "03/04/2024"])
     assert note == (
         "d1: '01/02/2024' may be day/month or month/day: declare it "
-        "{type: date, format: dd/MM/yyyy} (or MM/dd/yyyy)"
+        '{type: date, format: "dd/MM/yyyy"} (or MM/dd/yyyy)'
+    )
+    stamp = propose_datetime("seen", ["05/01/2014 13:45", "06/01/2014 08:00"])
+    assert stamp == (
+        "seen: '05/01/2014 13:45' may be day/month or month/day: declare it "
+        '{type: timestamp, format: "dd/MM/yyyy HH:mm"} (or MM/dd/yyyy HH:mm)'
     )
 
 

@@ -68,7 +68,7 @@ def _needed(
         theirs = planned.get(writer, [])
         if span.upto is not None:
             end = period(span.upto)[1]
-            wanted = [p for p in theirs if period(p)[0] < end]
+            wanted = [p for p in theirs if period(p)[1] <= end]
         else:
             wanted = list(span.parts)
         deps += [(writer, p) for p in wanted if p in theirs and (writer, p) != (job, part)]

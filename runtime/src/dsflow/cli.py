@@ -163,15 +163,16 @@ def _cmd_run(args: argparse.Namespace) -> None:
 
 def _check_inputs(project: Project, settings: Any, job: str, ds: str | None) -> None:
     """``check-inputs=true``: exit 0 when every input partition the run reads is published,
-    INPUTS_NOT_READY with the missing one named when not (nothing runs either way)."""
-    from .resolve import check_inputs, resolve_partition
+    INPUTS_NOT_READY with the missing one named when not, 2 when the job cannot run at all
+    (nothing runs either way)."""
+    from .resolve import InputsMissing, check_inputs, resolve_partition
     from .specs import find_job
 
     spec = find_job(project, job, settings.default_grain)
     part = resolve_partition(spec, ds)
     try:
         check_inputs(project, settings, spec, part)
-    except DsflowError as exc:
+    except InputsMissing as exc:  # anything else (a bad spec, grains) is an error: exit 2
         print(f"dsflow: inputs not ready: {exc}", file=sys.stderr)
         raise SystemExit(INPUTS_NOT_READY) from None
     print(f"inputs ready: {job} {part.label}")
@@ -255,8 +256,13 @@ def _run_plan(project, settings, graph, jobs, start, end, options, force) -> Non
         print("dry run: nothing was run or written")
         return
     todo = [t for t in tasks if t.reason]
-    skipped = len(tasks) - len(todo)
-    print(f"{len(todo)} runs to do, {skipped} partitions up to date; parallel={parallel}")
+    waiting = sum(1 for t in tasks if t.status == "waiting")
+    skipped = len(tasks) - len(todo) - waiting
+    print(
+        f"{len(todo)} runs to do, {skipped} partitions up to date"
+        + (f", {waiting} waiting for their period's data" if waiting else "")
+        + f"; parallel={parallel}"
+    )
     for task in todo:
         print(f"  {task.label}: {task.reason}")
     started = time.monotonic()

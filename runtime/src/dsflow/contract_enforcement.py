@@ -17,6 +17,7 @@ from typing import Any
 
 from .checks import parquet_files
 from .contracts import Contract, declared_columns, read_contract, widens
+from .datafiles import write_parquet
 from .errors import DsflowError
 from .sqltypes import spark_type
 
@@ -153,8 +154,16 @@ def enforce(
                 casts.append(name)
                 notes.append(f"column {name}: {found} coerced to {expected}")
                 continue
+            hint = ""
+            if widens(expected, found) and not declared:
+                # an inferred contract can be too narrow (integers on the first day only)
+                hint = (
+                    f"; if {found} is right, declare it: `schema: {{{name}: {found}}}` on this "
+                    f"output in {spec_file} (partitions published as {expected} read as {found})"
+                )
             raise refuse(
-                f"column {name} is {found} in this partition, the table's schema says {expected}"
+                f"column {name} is {found} in this partition, the table's schema says {expected}",
+                hint,
             )
         if casts:
             _rewrite(path, target, casts)
@@ -196,7 +205,7 @@ def _rewrite(path: Path, target: Any, columns: list[str]) -> None:
         else:
             data = data.append_column(pa.field(name, kind), pa.nulls(data.num_rows, kind))
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(data, tmp)
+    write_parquet(data, tmp)
     os.replace(tmp, path)
     # Spark's local file system checks a file against its .crc sibling: now stale
     path.with_name(f".{path.name}.crc").unlink(missing_ok=True)

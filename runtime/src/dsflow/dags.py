@@ -107,7 +107,10 @@ def render_dags(graph: Graph, project_name: str) -> dict[str, str]:
             if graph.jobs[up].grain == grain
         ]
         for name in jobs:
-            if any(graph.jobs[up].grain != grain for up in graph.upstream[name]):
+            # only a partitioned writer in another DAG is worth waiting for (an unpartitioned
+            # one is published by hand, once); same-DAG writers run before the sensor
+            others = [u for u in graph.upstream[name] if graph.jobs[u].grain not in (grain, "none")]
+            if others:
                 args = f"job={name}" + (f" ds={ds}" if ds else "") + " check-inputs=true"
                 tasks.append(
                     f"    {_sensor(name)} = BashSensor(\n"
@@ -121,6 +124,11 @@ def render_dags(graph: Graph, project_name: str) -> dict[str, str]:
                     f"    )"
                 )
                 edges.append(f"    {_sensor(name)} >> {_var(name)}")
+                edges += [
+                    f"    {_var(up)} >> {_sensor(name)}"
+                    for up in sorted(graph.upstream[name])
+                    if graph.jobs[up].grain == grain
+                ]
         schedule = (
             f"CronDataIntervalTimetable({SCHEDULES[grain]!r}, timezone='UTC')"
             if grain in SCHEDULES

@@ -50,14 +50,15 @@ def read_table(
     end: str | None = None,
     datastore: Path | None = None,
     as_of: str | None = None,
-    history: bool = False,
+    history: bool = True,
 ) -> Any:
     """A pandas DataFrame of the table's complete partitions with ``start <= ds <= end``,
     every partition read with the table's schema (:func:`dsflow.tables.read_arrow`).
 
-    ``ds`` (and ``hr`` for hourly tables) become columns, as in Spark. A dimension gives its
-    latest snapshot at or before ``as_of`` (default ``end``), or every snapshot in the range
-    with ``history=True``. A table with no complete partition yet gives an empty frame.
+    ``ds`` (and ``hr`` for hourly tables) become columns, as in Spark. A dimension gives every
+    snapshot in the range, as a chart over time wants (``history=False``: its latest snapshot
+    at or before ``as_of``, default ``end``). A table with no complete partition yet gives an
+    empty frame.
     """
     import pandas as pd
 

@@ -1,5 +1,5 @@
 """Data files: the files of a raw partition, their format and CSV delimiter, their names in
-messages.
+messages, and writing a Parquet file every reader of a table can read.
 
 Used by the Spark readers (:mod:`dsflow.readers`), ``just infer-schema``
 (:mod:`dsflow.schema_inference`) and adhoc notebooks (:mod:`dsflow.adhoc`).
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 from .errors import DsflowError
 
@@ -85,3 +86,11 @@ def _datastore() -> Path | None:
         return load_settings(current_project()).datastore.resolve()
     except DsflowError:
         return None  # outside a project: paths are shown as given
+
+
+def write_parquet(table: Any, path: Path) -> None:
+    """Write a pyarrow Table as Parquet that Spark reads too: timestamps in microseconds
+    (pyarrow would keep pandas' nanoseconds, which Spark's Parquet reader refuses)."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path, coerce_timestamps="us", allow_truncated_timestamps=True)

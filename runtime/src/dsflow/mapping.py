@@ -8,8 +8,8 @@ An input's ``partitions:`` names periods of the *job's* grain, relative to the r
 * ``same`` (default): this period; ``previous``: the one before; ``last_<N>``: this one and
   the N-1 before (a job reading its own output: the N before, never itself);
 * ``all``: every complete partition up to the end of this period;
-* a dimension (``kind: dimension``): its latest complete snapshot at or before the end of this
-  period (with ``all``: every snapshot up to then).
+* a dimension (``kind: dimension``): its latest complete snapshot whose period has ended by
+  the end of this one (with ``all``: every snapshot up to then).
 
 Those periods are then read at the *input's* grain:
 
@@ -48,13 +48,20 @@ def nests(finer: str, coarser: str) -> bool:
 
 def compatible(job_grain: str, input_grain: str) -> bool:
     """Whether a job of ``job_grain`` can read an input of ``input_grain``."""
-    if "none" in (job_grain, input_grain) or job_grain == input_grain:
+    if input_grain == "none" or job_grain == input_grain:
         return True
+    if job_grain == "none":  # an unpartitioned job has no period to map a partition to
+        return False
     return nests(job_grain, input_grain) or nests(input_grain, job_grain)
 
 
 def incompatible_reason(job_grain: str, input_grain: str) -> str:
     """Why the two grains cannot be mapped (for error messages)."""
+    if job_grain == "none":
+        return (
+            "an unpartitioned job reads unpartitioned inputs only: give the job a grain, "
+            "or read the table in a job of its grain"
+        )
     return (
         f"{input_grain} and {job_grain} periods do not nest (weeks straddle months and "
         "years): read a daily table, or write this job at a grain that nests"
@@ -79,8 +86,9 @@ class InputSpan:
     """What a run reads of one input.
 
     ``parts``: exactly these partitions (in order), when ``upto`` is None. ``upto``: an open
-    span (``all``, dimensions): the complete partitions starting before this instant's period
-    ends, all of them or (``latest``) the last one. ``whole``: the unpartitioned dataset.
+    span (``all``, dimensions): the complete partitions whose period has ended when ``upto``'s
+    does (no look-ahead: a daily run never reads the monthly snapshot of its own, unfinished
+    month), all of them or (``latest``) the last one. ``whole``: the unpartitioned dataset.
     ``complete_period``: the parts cover finer partitions of the job's period(s); every one
     must be complete before the run (unless the input is ``partial``).
     """
@@ -98,7 +106,7 @@ class InputSpan:
         if self.upto is None:
             return list(self.parts)
         end = period(self.upto)[1]
-        chosen = [p for p in complete if period(p)[0] < end]
+        chosen = [p for p in complete if period(p)[1] <= end]
         return chosen[-1:] if self.latest else chosen
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from .checks import parquet_files
 from .contracts import conform, read_contract
+from .datafiles import write_parquet
 from .datastore import complete_partitions, current_datastore, is_visible
 from .errors import DsflowError
 from .partitions import is_partition_folder
@@ -168,12 +169,11 @@ def write_partition(frame: Any, sink_path: str | Path) -> int:
         frame.write.mode("overwrite").parquet(str(sink))
         return int(frame.count())
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     table = (
         frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
     )
     table = table.drop_columns([c for c in ("ds", "hr") if c in table.column_names])
     sink.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, sink / "part-00000.parquet")
+    write_parquet(table, sink / "part-00000.parquet")
     return table.num_rows

@@ -26,6 +26,7 @@ from typing import Any
 from .datafiles import data_files, detect_delimiter, file_label, file_labels
 from .errors import DsflowError
 from .headers import PARTITION_COLUMNS, json_keys, match_header, read_header
+from .read_messages import malformed_error
 from .read_options import effective_columns, resolve_options
 from .schemas import COMPLEX_PREFIXES, INLINE_SOURCE, Schema, load_schema
 from .spark_conversion import CORRUPT_COLUMN, by_name, convert_checked, infer_and_convert
@@ -170,6 +171,9 @@ def read_json(
         (f.name, f.dataType.simpleString()) for f in frame.schema.fields if f.name != CORRUPT_COLUMN
     ]
     names = [n for n, _ in found]
+    if not names and CORRUPT_COLUMN in frame.columns:
+        # no record parsed at all: Spark refuses a query of the corrupt-record column alone
+        raise DsflowError(_first_record_error(files, labels))
     raw = by_name(frame, names)
     native = {n for n, kind in found if kind != "string"}
     return infer_and_convert(
@@ -186,6 +190,16 @@ def read_json(
 
 
 # ------------------------------------------------------------------ Spark plumbing
+
+
+def _first_record_error(files: list[Path], labels: dict[Path, str]) -> str:
+    """The malformed-record line for the first non-blank line of the files (none parsed)."""
+    for path in files:
+        with path.open(errors="replace") as handle:
+            line = next((ln for ln in handle if ln.strip()), None)
+        if line is not None:
+            return malformed_error(labels[path], line, "json")
+    return malformed_error(labels[files[0]], "", "json")
 
 
 def _files(source_path: Any) -> list[Path]:

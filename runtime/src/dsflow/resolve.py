@@ -24,7 +24,7 @@ from .datastore import (
 )
 from .errors import DsflowError
 from .mapping import compatible, incompatible_reason, input_span
-from .partitions import Partition, default_partition, parse_partition
+from .partitions import Partition, default_partition, parse_partition, partition_for, period
 from .project import Project
 from .settings import Settings
 from .specs import DatasetRef, JobSpec, find_job
@@ -122,8 +122,13 @@ def missing_inputs(
     return result
 
 
+class InputsMissing(DsflowError):
+    """An input partition the run reads is not published (yet): a DAG's sensor waits."""
+
+
 def check_inputs(project: Project, settings: Settings, spec: JobSpec, part: Partition) -> None:
-    """Every input partition the run reads must be published; name the job that writes it."""
+    """Every input partition the run reads must be published; name the job that writes it
+    (:class:`InputsMissing`). Grains that cannot be mapped raise a plain DsflowError."""
     grains = input_grains(project, settings, spec)
     for ref in spec.inputs:
         grain = grains[ref.path]
@@ -134,14 +139,18 @@ def check_inputs(project: Project, settings: Settings, spec: JobSpec, part: Part
             )
     for ref, missing in missing_inputs(settings, spec, part, grains):
         if not missing:
+            grain = grains.get(ref.path) or spec.grain
             what = "snapshot" if ref.kind == "dimension" else "complete partition"
-            raise DsflowError(
-                f"{ref.kind} {ref.path} has no {what} at or before {part.label}"
-                + _writer_hint(project, settings, ref, part, [])
+            where = "in" if ref.partial and grain != spec.grain else "at or before"
+            # a partition of the writer's grain to start from: the first of the run's period
+            first = partition_for(period(part)[0], grain) if grain != "none" else part
+            raise InputsMissing(
+                f"{ref.kind} {ref.path} has no {what} {where} {part.label}"
+                + _writer_hint(project, settings, ref, first, [])
             )
         first = missing[0]
         more = f" and {len(missing) - 1} more of {part.label}" if len(missing) > 1 else ""
-        raise DsflowError(
+        raise InputsMissing(
             f"missing upstream partition {ref.path}/{first.label}{more}"
             + _writer_hint(project, settings, ref, first, missing)
         )
@@ -154,6 +163,7 @@ def _writer_hint(
     part: Partition,
     missing: list[Partition],
 ) -> str:
+    """What to run first; ``part`` is a partition of the input's own grain."""
     found = _writer_specs(project, settings).get(ref.path, [])
     if not found:
         return "; no job writes it: add the data or a job whose outputs name it"
@@ -227,8 +237,9 @@ def resolve_parameters(
     """The parameters a job sees: ds, job_parameters (with overrides) and rendered task_specs.
 
     ``source_paths[<input>]`` is one path when the run reads one partition by construction
-    (``same`` or ``previous`` at the job's grain or a coarser one, a dimension's snapshot, an
-    unpartitioned input), else the list of the partitions read (:mod:`dsflow.mapping`).
+    (``same`` or ``previous`` at the job's grain or a coarser one, a dimension's snapshot; any
+    input of an unpartitioned job), else the list of the partitions read
+    (:mod:`dsflow.mapping`).
     ``grains`` gives the inputs' grains (:func:`input_grains`), by default as published.
     """
     unknown = sorted(set(overrides) - set(spec.job_parameters))
@@ -259,7 +270,9 @@ def resolve_parameters(
         used = input_partitions(settings, spec, ref, part, grain)
         paths = [str(partition_dir(settings, ref, p)) for p in used]
         span = input_span(part, ref, grain, any(out.path == ref.path for out in spec.outputs))
-        single = span.whole or (ref.partitions in ("same", "previous") and not span.complete_period)
+        single = part.grain == "none" or (
+            ref.partitions in ("same", "previous") and not span.complete_period
+        )
         params["source_paths"][ref.name] = paths[0] if single and paths else paths
     return params
 

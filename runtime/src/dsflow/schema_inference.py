@@ -197,9 +197,16 @@ def propose_datetime(name: str, values: list[str]) -> tuple[str, str] | str | No
             if day_first:
                 return None  # both above 12: not dates
             example = values[0].strip()
+            kind_name, clock = "date", ""
+            if time_shape is not None:
+                kind_name = "timestamp"
+                clock = (" " if time_shape[0] == " " else "'T'") + (
+                    "HH:mm:ss" if time_shape[1] else "HH:mm"
+                )
             return (
                 f"{name}: {example!r} may be day/month or month/day: declare it "
-                f"{{type: date, format: dd{sep}MM{sep}yyyy}} (or MM{sep}dd{sep}yyyy)"
+                f'{{type: {kind_name}, format: "dd{sep}MM{sep}yyyy{clock}"}} '
+                f"(or MM{sep}dd{sep}yyyy{clock})"
             )
         order = "dmy" if day_first else "mdy"
     else:

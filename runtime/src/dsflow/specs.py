@@ -32,10 +32,13 @@ OUTPUT_KEYS = (
 )  # fmt: skip
 
 
-DATASET_KEYS = {
-    "table", "tables", "raw", "kind", "partitions", "external",  # every entry
-    "partial",  # inputs: a coarser job may run on an incomplete period
-    "schema", "schema_evolution", "allow_empty",  # outputs: the table's contract
+DATASET_KEYS = {"table", "tables", "raw", "kind"}  # every entry
+ENTRY_KEYS = {
+    "inputs": DATASET_KEYS | {
+        "partitions", "external",
+        "partial",  # a coarser job may run on an incomplete period
+    },
+    "outputs": DATASET_KEYS | {"schema", "schema_evolution", "allow_empty"},  # the contract
 }  # fmt: skip
 
 
@@ -130,11 +133,12 @@ def _dataset(item: Any, where: _Where, key: str) -> DatasetRef:
         raise where.error(
             key, f"entry {item!r} names no table (table: <name>) or raw dataset (raw: <name>)"
         )
-    unknown = sorted(set(item) - DATASET_KEYS)
+    known = ENTRY_KEYS[key]
+    unknown = sorted(set(item) - known)
     if unknown:
         raise where.error(
             key,
-            f"unknown key {unknown[0]!r} in {item!r} (known: {', '.join(sorted(DATASET_KEYS))})",
+            f"unknown key {unknown[0]!r} in {item!r} (known: {', '.join(sorted(known))})",
         )
     name = str(name or "")
     if not name or "/" in name or name.startswith(".") or " " in name:

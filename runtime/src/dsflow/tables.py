@@ -202,6 +202,7 @@ def load_tables(
     as_of: str | None = None,
     datastore: Path | None = None,
     inputs: dict[str, Any] | None = None,
+    job: str | None = None,
 ) -> dict:
     """Register every table as a temporary view; returns ``{view name: description}``.
 
@@ -209,27 +210,30 @@ def load_tables(
     snapshot at or before ``as_of`` is left out (its ``_history`` view stays), so a query
     naming it fails with "table not found". Call it again after a job publishes.
 
-    ``inputs`` (a run's ``source_paths``: table name -> partition folder or list of them)
-    restricts those tables' views to exactly the partitions the run reads, as the job's
-    spec maps them (:mod:`dsflow.mapping`): a monthly job's daily input holds its month's
-    days, a dimension the snapshot as of the run.
+    With ``job`` and ``inputs`` (the run's ``source_paths``: table name -> partition folder or
+    list of them), an input the job reads at *another* grain is a view of exactly the
+    partitions the run reads (:mod:`dsflow.mapping`): a monthly job's daily table holds that
+    month's days, a daily job's monthly dimension the snapshot of the last month ended.
+    Inputs of the job's own grain keep all their complete partitions, as queries written with
+    ``WHERE ds = :ds`` (or a window of days) expect.
     """
     tables_dir = (datastore or current_datastore()) / "tables"
+    restricted = _cross_grain_inputs(job, inputs, tables_dir) if job and inputs else {}
     views: dict[str, str] = {}
     for table in find_tables(tables_dir):
-        if inputs and table.name in inputs:
-            chosen = inputs[table.name]
-            paths = [Path(p) for p in ([chosen] if isinstance(chosen, str) else chosen)]
-            if not paths:  # a job's own earlier partitions, none yet: an empty view
+        dimension = table.kind == "dimension" and not table.unpartitioned
+        if dimension:
+            _read(spark, table, table.partitions).createOrReplaceTempView(f"{table.name}_history")
+            views[f"{table.name}_history"] = f"dimension, all {len(table.partitions)} snapshots"
+        if table.name in restricted:
+            paths = restricted[table.name]
+            if not paths:
                 spark.catalog.dropTempView(table.name)
-                views[table.name] = "not registered: no partition to read yet"
+                views[table.name] = "not registered: no partition of it to read for this run"
                 continue
             _read(spark, table, paths).createOrReplaceTempView(table.name)
             views[table.name] = f"{table.kind}, the {len(paths)} partition(s) this run reads"
-            continue
-        if table.kind == "dimension" and not table.unpartitioned:
-            _read(spark, table, table.partitions).createOrReplaceTempView(f"{table.name}_history")
-            views[f"{table.name}_history"] = f"dimension, all {len(table.partitions)} snapshots"
+        elif dimension:
             try:
                 snapshot = (
                     snapshot_as_of(table, as_of) if as_of is not None else table.partitions[-1]
@@ -244,3 +248,23 @@ def load_tables(
             _read(spark, table, table.partitions).createOrReplaceTempView(table.name)
             views[table.name] = f"{table.kind}, {len(table.partitions)} complete partition(s)"
     return views
+
+
+def _cross_grain_inputs(job: str, inputs: dict[str, Any], tables_dir: Path) -> dict[str, list]:
+    """The partition folders of each input table ``job`` reads at a grain other than its own."""
+    from .datastore import recorded_grain
+    from .project import current_project
+    from .settings import load_settings
+    from .specs import find_job
+
+    project = current_project()
+    spec = find_job(project, job, load_settings(project).default_grain)
+    result = {}
+    for ref in spec.inputs:
+        if ref.area != "tables" or ref.name not in inputs:
+            continue
+        grain = recorded_grain(tables_dir / ref.name)
+        if grain and grain not in (spec.grain, "none"):
+            chosen = inputs[ref.name]
+            result[ref.name] = [Path(p) for p in ([chosen] if isinstance(chosen, str) else chosen)]
+    return result
