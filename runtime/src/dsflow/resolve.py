@@ -187,11 +187,26 @@ def check_output_grains(settings: Settings, spec: JobSpec) -> None:
             )
 
 
+def _template_env() -> jinja2.Environment:
+    """Jinja for parameter and spec values: sandboxed (no attribute of a Python internal, no
+    method that changes an object) and with no globals, so a value sees the documented
+    variables only (ds, ds_nodash, partition, job_name, job_parameters)."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    env.globals.clear()  # range, lipsum, cycler, joiner, namespace: nothing a value needs
+    return env
+
+
 def _render(value: Any, context: dict[str, Any]) -> Any:
     if isinstance(value, str) and ("{{" in value or "{%" in value):
-        env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
         try:
-            return env.from_string(value).render(context)
+            return _template_env().from_string(value).render(context)
+        except jinja2.exceptions.SecurityError:
+            raise DsflowError(
+                f"cannot render {value!r}: a value may use the documented variables only "
+                "(ds, ds_nodash, partition, job_name, job_parameters.<key>)"
+            ) from None
         except jinja2.TemplateError as exc:
             raise DsflowError(f"cannot render {value!r}: {exc}") from None
     if isinstance(value, dict):

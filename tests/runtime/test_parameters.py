@@ -1,0 +1,88 @@
+"""Parameter and spec values are rendered in a sandbox with the documented variables only: the
+usual template-injection payloads end in one clear refusal and run nothing (issue 14, item 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dsflow.errors import DsflowError
+from dsflow.partitions import parse_partition
+from dsflow.project import find_project
+from dsflow.resolve import resolve_parameters
+from dsflow.settings import load_settings
+from dsflow.specs import find_job
+
+from .conftest import job_spec, write_job
+
+DOCUMENTED = "a value may use the documented variables only"
+
+
+@pytest.fixture
+def job(project_root: Path):
+    spec = job_spec(
+        "fetch",
+        outputs=["raw/files"],
+        job_parameters={"url": "https://example.org/{{ ds }}.csv", "note": ""},
+        task_specs={"target": "raw/files/{{ partition }}/{{ job_parameters.note }}"},
+    )
+    write_job(project_root / "jobs", "fetch", spec)
+    project = find_project(project_root)
+    settings = load_settings(project)
+    return find_job(project, "fetch"), settings
+
+
+def render(job, **overrides: str) -> dict:
+    spec, settings = job
+    return resolve_parameters(spec, parse_partition("2024-01-02", "daily"), overrides, settings)
+
+
+def test_the_documented_variables_render(job):
+    params = render(job, note="{{ ds_nodash }}-{{ job_name }}")
+    assert params["url"] == "https://example.org/2024-01-02.csv"
+    assert params["note"] == "20240102-fetch"
+    assert params["target"].endswith("raw/files/ds=2024-01-02/20240102-fetch")
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ('{{ cycler.__init__.__globals__.os.system("touch {marker}") }}', DOCUMENTED),
+        ('{{ lipsum.__globals__["os"].system("touch {marker}") }}', "'lipsum' is undefined"),
+        ("{{ ''.__class__.__mro__[1].__subclasses__() }}", DOCUMENTED),
+        ("{{ ds.__class__.__init__.__globals__ }}", DOCUMENTED),
+        ("{{ self.__init__.__globals__ }}", DOCUMENTED),
+        ("{% for c in ().__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}", DOCUMENTED),
+        ("{{ job_parameters.update({'url': 'x'}) }}", "'job_parameters' is undefined"),
+        ("{{ range(10**9)|list }}", "'range' is undefined"),
+    ],
+)
+def test_template_injection_is_refused_and_runs_nothing(job, tmp_path, payload, message):
+    marker = tmp_path / "pwned"
+    value = payload.replace("{marker}", str(marker))
+    with pytest.raises(DsflowError) as refused:
+        render(job, note=value)
+    text = str(refused.value)
+    assert "\n" not in text and text.startswith(f"cannot render {value!r}: ")
+    assert message in text
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "{{ ds.__class__.__base__.__subclasses__() }}",
+        "{{ job_parameters.update({'url': 'file:///etc/passwd'}) }}",  # defined in task_specs
+    ],
+)
+def test_a_payload_stored_in_the_spec_is_refused_too(project_root, payload):
+    spec = job_spec(
+        "stored", outputs=["raw/x"], job_parameters={"url": "u"}, task_specs={"x": payload}
+    )
+    write_job(project_root / "jobs", "stored", spec)
+    project = find_project(project_root)
+    settings = load_settings(project)
+    with pytest.raises(DsflowError, match=DOCUMENTED):
+        resolve_parameters(
+            find_job(project, "stored"), parse_partition("2024-01-02", "daily"), {}, settings
+        )
