@@ -1,5 +1,6 @@
 """Parameter and spec values are rendered in a sandbox with the documented variables only: the
-usual template-injection payloads end in one clear refusal and run nothing (issue 14, item 2)."""
+usual template-injection payloads end in one clear refusal and run nothing; a datastore path
+in task_specs cannot climb out of its area with `..` (issue 14, items 2 and 5)."""
 
 from __future__ import annotations
 
@@ -86,3 +87,26 @@ def test_a_payload_stored_in_the_spec_is_refused_too(project_root, payload):
         resolve_parameters(
             find_job(project, "stored"), parse_partition("2024-01-02", "daily"), {}, settings
         )
+
+
+@pytest.mark.parametrize("target", ["raw/../../..", "tables/../../../etc", "raw/x/../../tables/t"])
+def test_a_task_spec_path_may_not_leave_its_datastore_area(project_root, target):
+    spec = job_spec("escape", outputs=["raw/x"], task_specs={"sink_path": target})
+    write_job(project_root / "jobs", "escape", spec)
+    project = find_project(project_root)
+    settings = load_settings(project)
+    with pytest.raises(DsflowError) as refused:
+        resolve_parameters(
+            find_job(project, "escape"), parse_partition("2024-01-02", "daily"), {}, settings
+        )
+    area = target.split("/")[0]
+    assert str(refused.value) == (
+        f"task_specs.sink_path {target!r} leaves datastore/{area}/: name a path inside it, "
+        "without '..'"
+    )
+
+
+def test_a_path_that_stays_in_its_area_is_made_absolute(job):
+    spec, settings = job
+    params = resolve_parameters(spec, parse_partition("2024-01-02", "daily"), {}, settings)
+    assert params["target"] == str(settings.datastore / "raw/files/ds=2024-01-02/")

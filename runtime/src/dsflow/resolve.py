@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -236,8 +238,16 @@ def _coerce(key: str, value: str, default: Any) -> Any:
     return value
 
 
-def _absolute(value: Any, settings: Settings) -> Any:
+def _absolute(key: str, value: Any, settings: Settings) -> Any:
+    """A datastore path (``raw/...``, ``tables/...``, ``job_runs/...``) made absolute; one
+    that ``..`` would take out of its area is refused."""
     if isinstance(value, str) and value.split("/", 1)[0] in AREAS:
+        area = settings.datastore / value.split("/", 1)[0]
+        if not Path(os.path.normpath(settings.datastore / value)).is_relative_to(area):
+            raise DsflowError(
+                f"task_specs.{key} {value!r} leaves datastore/{area.name}/: "
+                "name a path inside it, without '..'"
+            )
         return str(settings.datastore / value)
     return value
 
@@ -274,7 +284,8 @@ def resolve_parameters(
         **{k: _coerce(k, v, spec.job_parameters[k]) for k, v in overrides.items()},
     }
     context["job_parameters"] = _render(job_parameters, context)
-    task_specs = {k: _absolute(v, settings) for k, v in _render(spec.task_specs, context).items()}
+    rendered = _render(spec.task_specs, context)
+    task_specs = {k: _absolute(k, v, settings) for k, v in rendered.items()}
     params = {**context["job_parameters"], **task_specs, **context}
     params["task_specs"] = task_specs
     params["source_paths"] = {}
