@@ -245,3 +245,24 @@ def test_unknown_check_is_refused(tmp_path):
         f"{spec_file(folder)}:4: checks: unknown check 'max_rows' "
         "(known: min_rows, not_null, unique, schema, sql)"
     )
+
+
+def test_an_anchor_bomb_is_refused_before_it_expands(tmp_path):
+    """Nine levels of twelve aliases would be 12**9 strings once expanded (a hash of the
+    parameters, a report): refused at load, naming the line of the first alias too many."""
+    lines = ["job_name: bomb", "class: command-line", "script: job.py", 'a0: &a0 "lol"']
+    for level in range(1, 10):
+        lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 12) + "]")
+    folder = write_job(tmp_path, "bomb", "\n".join(lines) + "\n", {"job.py": ""})
+    assert refused(folder) == (
+        f"{spec_file(folder)}:13: more than 100 YAML aliases (*name): write the values out instead"
+    )
+
+
+def test_a_spec_larger_than_a_spec_needs_is_refused(tmp_path):
+    body = "job_name: big\nclass: command-line\nscript: job.py\ndescription: " + "x" * 300_000
+    folder = write_job(tmp_path, "big", body + "\n", {"job.py": ""})
+    size = (folder / "job_specs.yaml").stat().st_size
+    assert refused(folder) == (
+        f"{spec_file(folder)}: {size} bytes, more than a job spec needs (at most 256 KiB)"
+    )

@@ -106,9 +106,28 @@ class _Where:
         return DsflowError(f"{where}: {message}")
 
 
+MAX_SPEC_BYTES = 256 * 1024
+MAX_ALIASES = 100  # a spec repeats itself a little; an "anchor bomb" expands without end
+
+
 def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    if path.stat().st_size > MAX_SPEC_BYTES:
+        raise DsflowError(
+            f"{path}: {path.stat().st_size} bytes, more than a job spec needs "
+            f"(at most {MAX_SPEC_BYTES // 1024} KiB)"
+        )
     text = path.read_text()
     try:
+        aliases = 0
+        for event in yaml.parse(text):
+            if isinstance(event, yaml.AliasEvent):
+                aliases += 1
+                if aliases > MAX_ALIASES:
+                    line = event.start_mark.line + 1
+                    raise DsflowError(
+                        f"{path}:{line}: more than {MAX_ALIASES} YAML aliases (*name): write "
+                        "the values out instead"
+                    )
         return yaml.safe_load(text), yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
