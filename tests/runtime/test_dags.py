@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import ast
 
+import pytest
 from dsflow.dags import render_dags
+from dsflow.errors import DsflowError
 from dsflow.graph import build_graph
 from dsflow.project import find_project
 from dsflow.settings import load_settings
@@ -56,3 +58,30 @@ def test_sensors_only_for_partitioned_writers_of_another_dag(project_root):
     monthly = files["dsflow_demo_monthly.py"]
     assert monthly.count("BashSensor(") == 1
     assert "t_m1 >> s_m2" in monthly and "s_m2 >> t_m2" in monthly
+
+
+def test_the_project_name_is_a_python_literal_in_the_dag(project_root):
+    """A crafted project name cannot close the docstring and run code when Airflow imports
+    the DAG file: the file parses, and its only statements are the docstring and the DAG's."""
+    write_job(project_root / "jobs", "days", job_spec("days", outputs=["tables/days"]))
+    project = find_project(project_root)
+    name = 'x"""\nimport os; os.system("touch /tmp/pwned")\n"""'
+    (source,) = render_dags(build_graph(project, load_settings(project)), name).values()
+    tree = ast.parse(source)
+    assert ast.get_docstring(tree) == f"dsflow jobs of {name} with grain daily: days."
+    assert not any(
+        isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) for node in tree.body
+    )
+
+
+def test_job_names_that_collide_in_dag_code_are_refused(project_root):
+    jobs = project_root / "jobs"
+    write_job(jobs, "load-a", job_spec("load-a", outputs=["tables/a"]))
+    write_job(jobs, "load_a", job_spec("load_a", outputs=["tables/b"]))
+    project = find_project(project_root)
+    with pytest.raises(DsflowError) as refused:
+        render_dags(build_graph(project, load_settings(project)), "Demo")
+    assert str(refused.value) == (
+        "jobs load-a and load_a differ only by '-' and '_': Airflow DAG code cannot tell them "
+        "apart; rename one"
+    )

@@ -44,8 +44,8 @@ DS_TEMPLATE = {
     "none": "",
 }
 
-_TEMPLATE = '''{header}
-"""dsflow jobs of {project} with grain {grain}: {jobs}."""
+_TEMPLATE = """{header}
+{docstring}
 
 import shlex
 from datetime import timedelta
@@ -72,7 +72,7 @@ with DAG(
     tags=["dsflow", {grain!r}],
 ) as dag:
 {tasks}
-{edges}'''
+{edges}"""
 
 
 def dag_id(project_name: str, grain: str) -> str:
@@ -84,6 +84,14 @@ def render_dags(graph: Graph, project_name: str) -> dict[str, str]:
     """``{file name: source}`` of every DAG file the graph calls for."""
     if not graph.jobs:
         raise DsflowError("no jobs to schedule: create one with `just new-job`, then `just dag`")
+    seen: dict[str, str] = {}
+    for name in graph.jobs:
+        other = seen.setdefault(_var(name), name)
+        if other != name:
+            raise DsflowError(
+                f"jobs {other} and {name} differ only by '-' and '_': Airflow DAG code cannot "
+                "tell them apart; rename one"
+            )
     files = {}
     for grain in ("hourly", "daily", "weekly", "monthly", "yearly", "none"):
         jobs = [n for n in graph.order() if graph.jobs[n].grain == grain]
@@ -137,9 +145,9 @@ def render_dags(graph: Graph, project_name: str) -> dict[str, str]:
         ident = dag_id(project_name, grain)
         files[f"{ident}.py"] = _TEMPLATE.format(
             header=HEADER,
-            project=project_name,
+            # a Python literal, never pasted text: a project name is the user's to choose
+            docstring=repr(f"dsflow jobs of {project_name} with grain {grain}: {', '.join(jobs)}."),
             grain=grain,
-            jobs=", ".join(jobs),
             timetable_import=", CronDataIntervalTimetable" if grain in SCHEDULES else "",
             dag_id=ident,
             description=f"dsflow {grain} jobs: {', '.join(jobs)}",
