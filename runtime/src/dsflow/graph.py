@@ -47,17 +47,15 @@ class Graph:
         return done
 
     def input_grains(self, settings: Settings, spec: JobSpec) -> dict[str, str]:
-        """The grain of each input of ``spec``: its writer's, else as published (external
-        data), else the job's own."""
-        from .datastore import dataset_dir, recorded_grain
+        """The grain of each input of ``spec`` (:func:`dsflow.resolve.grain_of_input`), its
+        writer taken from this graph."""
+        from .resolve import grain_of_input
 
         grains = {}
         for ref in spec.inputs:
             writer = self.writers.get(ref.path)
-            if writer in self.jobs:
-                grains[ref.path] = self.jobs[writer].grain
-            else:
-                grains[ref.path] = recorded_grain(dataset_dir(settings, ref)) or spec.grain
+            theirs = self.jobs[writer].grain if writer in self.jobs else None
+            grains[ref.path] = grain_of_input(settings, spec, ref, theirs)
         return grains
 
     def closure(self, name: str, direction: str) -> set[str]:

@@ -63,8 +63,8 @@ def input_grains(project: Project, settings: Settings, spec: JobSpec) -> dict[st
     grains = {}
     for ref in spec.inputs:
         found = writers.get(ref.path, [])
-        grains[ref.path] = (
-            found[0].grain if len(found) == 1 else _published_grain(settings, spec, ref)
+        grains[ref.path] = grain_of_input(
+            settings, spec, ref, found[0].grain if len(found) == 1 else None
         )
     return grains
 
@@ -82,7 +82,7 @@ def input_partitions(
     published with. Open spans (``all``, dimensions) and a job's own earlier partitions keep
     only the complete ones, as does a ``partial`` finer input.
     """
-    grain = input_grain or _published_grain(settings, spec, ref)
+    grain = input_grain or grain_of_input(settings, spec, ref)
     own = any(out.path == ref.path for out in spec.outputs)
     span = input_span(part, ref, grain, own)
     complete = dataset_partitions(settings, ref, grain) if span.upto is not None else []
@@ -92,8 +92,12 @@ def input_partitions(
     return wanted
 
 
-def _published_grain(settings: Settings, spec: JobSpec, ref: DatasetRef) -> str:
-    return recorded_grain(dataset_dir(settings, ref)) or spec.grain
+def grain_of_input(
+    settings: Settings, spec: JobSpec, ref: DatasetRef, writer_grain: str | None = None
+) -> str:
+    """The one rule for an input's grain: its writer's declared grain, else the grain it was
+    published with (external data, or two writers), else (nothing known yet) the job's own."""
+    return writer_grain or recorded_grain(dataset_dir(settings, ref)) or spec.grain
 
 
 def upstream_key(ref: DatasetRef, used: Partition, part: Partition) -> str:
@@ -292,7 +296,7 @@ def resolve_parameters(
     for ref in spec.inputs:
         if ref.external:
             continue
-        grain = (grains or {}).get(ref.path) or _published_grain(settings, spec, ref)
+        grain = (grains or {}).get(ref.path) or grain_of_input(settings, spec, ref)
         used = input_partitions(settings, spec, ref, part, grain)
         paths = [str(partition_dir(settings, ref, p)) for p in used]
         span = input_span(part, ref, grain, any(out.path == ref.path for out in spec.outputs))
