@@ -155,10 +155,8 @@ def run_csv(project: Path, day: str, *overrides: str):
 
 def one_error_line(result) -> str:
     assert result.returncode == 1, result.stdout + result.stderr
-    # ipykernel warns on stderr that its kernel talks over TCP in plain text: the runner's
-    # kernel, not the job's error
-    noise = "[IPKernelApp] WARNING | Kernel is running over TCP without encryption."
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip() and not ln.startswith(noise)]
+    # the kernel's own log lines go to job_runs/<job>/kernel.log: the terminal gets one line
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, result.stderr
     return lines[0]
 

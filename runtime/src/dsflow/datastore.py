@@ -8,6 +8,7 @@ partitions are complete, and what their metadata says.
       tables/<table>/ds=2024-01-02/                _SUCCESS, _dsflow.json, *.parquet
       job_runs/<job>/ds=2024-01-02/                run.json, report.html or log.txt
       job_runs/<job>/unpartitioned/                a job of grain none
+      job_runs/<job>/kernel.log                    its notebook kernels' own output
 
 A partition is complete when it holds ``_SUCCESS``, which :mod:`dsflow.publish` writes before
 the atomic swap; ``_``- and ``.``-prefixed folders (staging, hidden) are never partitions.
@@ -28,6 +29,7 @@ from .settings import Settings, load_settings
 from .specs import DatasetRef
 
 SUCCESS = "_SUCCESS"
+KERNEL_LOG = "kernel.log"
 METADATA = "_dsflow.json"
 AREAS = ("raw", "tables", "job_runs")
 JOB_RUNS = "job_runs"

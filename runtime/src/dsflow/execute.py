@@ -37,13 +37,13 @@ def run_notebook(
     script: Path,
     output: Path,
     parameters: dict[str, Any],
-    cwd: Path,
-    engine: dict[str, Any] | None = None,
+    engine: dict[str, Any],
 ) -> None:
     """Execute ``script`` with ``parameters`` injected; the executed notebook goes to ``output``.
 
     The output is written whatever the outcome, so a failing cell is visible in the report.
-    ``engine`` (from :class:`dsflow.kernels.KernelPool`) runs it on a warm kernel.
+    ``engine`` (from :meth:`dsflow.kernels.KernelPool.engine_kwargs`) names the kernel it runs
+    on, started in the job's folder.
     """
     import logging
 
@@ -60,10 +60,9 @@ def run_notebook(
             str(output),
             parameters=parameters,
             kernel_name="python3",
-            cwd=None if engine else str(cwd),  # a warm kernel already runs in the job folder
             progress_bar=False,
             log_output=False,
-            **(engine or {}),
+            **engine,
         )
     except PapermillExecutionError as exc:
         # Spark appends the JVM stack trace to its messages: the report has it, the line not

@@ -4,10 +4,14 @@ partition that worker runs of that job, so imports and the Spark session are pai
 Each run still executes the whole notebook top to bottom with freshly injected parameters and
 gets its own report. A kernel's working folder is fixed when it starts, hence one per job; the
 process's own working folder is never changed (papermill's ``cwd`` would, for every thread).
+
+A kernel's own output (ipykernel's log lines, a local Spark JVM's warnings) goes to the job's
+``kernel.log``, not the terminal: the user's terminal gets the run's lines and nothing else.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -23,11 +27,13 @@ def _register_engine() -> None:
         """papermill's nbclient engine on a kernel it does not own: kept alive after the run."""
 
         @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, km=None, kernel_cwd=None, **kwargs):  # noqa: ANN001
+        def execute_managed_notebook(  # noqa: ANN001
+            cls, nb_man, kernel_name, km=None, kernel_cwd=None, kernel_log=None, **kwargs
+        ):
             from jupyter_core.utils import run_sync
 
-            if not km.has_kernel:  # its working folder is fixed here, for good
-                run_sync(km.start_kernel)(cwd=kernel_cwd)
+            if not km.has_kernel:  # its working folder and log are fixed here, for good
+                run_sync(km.start_kernel)(cwd=kernel_cwd, stdout=kernel_log, stderr=kernel_log)
             client = PapermillNotebookClient(
                 nb_man, km=km, kernel_name=kernel_name, log_output=False, startup_timeout=120
             )
@@ -45,25 +51,34 @@ class KernelPool:
 
     def __init__(self) -> None:
         self._kernels: dict[tuple[int, Path], Any] = {}
+        self._logs = contextlib.ExitStack()
         self._lock = threading.Lock()
         _register_engine()
 
-    def engine_kwargs(self, cwd: Path) -> dict[str, Any]:
-        """papermill ``execute_notebook`` arguments that run on this thread's kernel for ``cwd``."""
+    def engine_kwargs(self, cwd: Path, log: Path) -> dict[str, Any]:
+        """papermill ``execute_notebook`` arguments that run on this thread's kernel for ``cwd``.
+
+        A kernel started for them writes its own output to ``log`` (appended to).
+        """
         from jupyter_client.manager import AsyncKernelManager
 
         key = (threading.get_ident(), cwd)
         with self._lock:
             km = self._kernels.get(key)
+            log_file = None
             if km is None:
                 km = AsyncKernelManager(kernel_name="python3")
                 self._kernels[key] = km
-        return {"engine_name": _ENGINE, "km": km, "kernel_cwd": str(cwd)}
+                log.parent.mkdir(parents=True, exist_ok=True)
+                log_file = self._logs.enter_context(log.open("ab"))
+        return {"engine_name": _ENGINE, "km": km, "kernel_cwd": str(cwd), "kernel_log": log_file}
 
     def shutdown(self) -> None:
+        """Stop every kernel this pool started and close their logs."""
         from jupyter_core.utils import run_sync
 
         for km in self._kernels.values():
             if km.has_kernel:
                 run_sync(km.shutdown_kernel)(now=True)
         self._kernels.clear()
+        self._logs.close()

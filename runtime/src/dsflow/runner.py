@@ -21,6 +21,7 @@ from .checks import count_rows, run_checks
 from .contract_enforcement import Enforced, enforce, unreadable_partitions
 from .contracts import contract_lock, declared_columns, write_contract
 from .datastore import (
+    KERNEL_LOG,
     complete_partitions,
     dataset_dir,
     job_runs_dir,
@@ -146,7 +147,7 @@ def _run_locked(
     print(f"run {label}: {spec.code_name} ({spec.job_class})", flush=True)
     try:
         try:
-            _execute(spec, params, reports, kernels)
+            _execute(spec, params, reports, job_runs_dir(settings, spec.name) / KERNEL_LOG, kernels)
         finally:
             if (reports / "report.ipynb").is_file():
                 with _HTML_LOCK:  # nbconvert's exporters are not known to be thread-safe
@@ -255,11 +256,20 @@ def _sources(settings: Settings, spec: JobSpec, part: Partition) -> str:
 
 
 def _execute(
-    spec: JobSpec, params: dict[str, Any], reports: Path, kernels: KernelPool | None
+    spec: JobSpec,
+    params: dict[str, Any],
+    reports: Path,
+    kernel_log: Path,
+    kernels: KernelPool | None,
 ) -> None:
     if spec.job_class == "notebook":
-        engine = kernels.engine_kwargs(spec.folder) if kernels else None
-        run_notebook(spec.script, reports / "report.ipynb", params, spec.folder, engine)
+        pool = kernels or KernelPool()
+        try:
+            engine = pool.engine_kwargs(spec.folder, kernel_log)
+            run_notebook(spec.script, reports / "report.ipynb", params, engine)
+        finally:
+            if kernels is None:
+                pool.shutdown()
     else:
         run_script(script_command(spec), params, spec.folder, reports / "log.txt")
 
