@@ -18,7 +18,29 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from snapshot import REPO, git, snapshot_repo  # noqa: E402
 
-__all__ = ["REPO", "git", "snapshot_repo"]
+__all__ = ["FIGURES", "REPO", "git", "snapshot_repo"]
+
+# the reliability figures printed at the end of a test session: tests marked `bad_input`
+# count when they pass; fault-injection tests (tests/test_reliability.py) add their own
+FIGURES = {"bad inputs": 0, "faults injected": 0, "partitions checked": 0, "partitions lost": 0}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if report.when == "call" and report.passed and item.get_closest_marker("bad_input"):
+        FIGURES["bad inputs"] += 1
+    return report
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    if any(FIGURES.values()):
+        terminalreporter.write_line(
+            f"reliability: {FIGURES['bad inputs']} bad inputs refused, "
+            f"{FIGURES['faults injected']} faults injected, "
+            f"{FIGURES['partitions checked']} partitions checked, "
+            f"{FIGURES['partitions lost']} partitions lost"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -107,12 +107,12 @@ def test_unknown_template_lists_the_templates(project):
 
 @pytest.mark.parametrize("bad", ["a/b", "..", "../evil", "two words", "", "Upper"])
 def test_bad_job_names_are_refused(project, bad):
-    assert "invalid name" in _refused(project, "create_table_from_json", bad)
+    assert "invalid dataset name" in _refused(project, "create_table_from_json", bad)
     assert not (project.parent / "evil").exists()
 
 
 def test_bad_job_name_override_is_refused(project):
-    assert "invalid name '../x'" in _refused(
+    assert "invalid job name '../x'" in _refused(
         project, "create_table_from_json", "meteo", "job_name=../x"
     )
 

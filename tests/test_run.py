@@ -276,8 +276,8 @@ def test_concurrent_runs_of_one_partition(project):
         (["job=squares", "ds=yesterday"], "invalid ds 'yesterday' for grain daily"),
         (["job=squares", "ds="], "invalid ds an empty value for grain daily"),
         (["job=squares", "ds=2024-01-02", "colour=red"], "unknown parameter 'colour'"),
-        (["job=../squares", "ds=2024-01-02"], "invalid name '../squares'"),
-        (["job=a/b", "ds=2024-01-02"], "invalid name 'a/b'"),
+        (["job=../squares", "ds=2024-01-02"], "invalid job name '../squares'"),
+        (["job=a/b", "ds=2024-01-02"], "invalid job name 'a/b'"),
         (["ds=2024-01-02"], "which job?"),
         (["job=squares", "ds"], "expected key=value, got 'ds'"),
         (

@@ -83,7 +83,8 @@ JOBS = {
             {"sql": "SELECT * FROM this WHERE value < 0"},
         ],
     ),
-    "wrong-grain": spec("wrong-grain", "daily", "t_hourly"),
+    # writes t_hourly only while a test points it there (a dataset has one writer)
+    "wrong-grain": spec("wrong-grain", "daily", "t_wrong_grain"),
     "reads-hourly": spec("reads-hourly", "daily", "t_rh", inputs=[{"table": "t_hourly"}]),
     "cumulative": spec(
         "cumulative", "daily", "t_cum", inputs=[{"table": "t_cum", "partitions": "previous"}]
@@ -217,13 +218,41 @@ def test_partition_values_that_do_not_fit_the_grain(project, job, ds, message):
     assert refused(project, "run", f"job={job}", f"ds={ds}") == message
 
 
+def writes(table: str):
+    def edit(data: dict) -> None:
+        data["outputs"][0]["table"] = table
+
+    return edit
+
+
 def test_job_whose_grain_differs_from_its_table(project):
     just(project, "run", "job=g-hourly", "ds=2024-01-02T07")
     before = files(project / "datastore/tables/t_hourly")
-    assert refused(project, "run", "job=wrong-grain", "ds=2024-01-02") == (
-        "job wrong-grain declares grain daily, but tables/t_hourly is hourly: "
-        "set `grain: hourly` in its job_specs.yaml or write another table"
-    )
+    with (
+        edited_spec(project, "g-hourly", writes("t_hourly_elsewhere")),
+        edited_spec(project, "wrong-grain", writes("t_hourly")),
+    ):
+        assert refused(project, "run", "job=wrong-grain", "ds=2024-01-02") == (
+            "job wrong-grain declares grain daily, but tables/t_hourly is hourly: "
+            "set `grain: hourly` in its job_specs.yaml or write another table"
+        )
+    assert files(project / "datastore/tables/t_hourly") == before
+
+
+def test_a_dataset_written_by_two_jobs_is_refused_by_run(project):
+    """`just graph` refuses two writers; `just run` must too, or one job overwrites the
+    other's partitions."""
+    just(project, "run", "job=g-hourly", "ds=2024-01-02T09")
+    before = files(project / "datastore/tables/t_hourly")
+    with edited_spec(project, "wrong-grain", writes("t_hourly")):
+        for job, other, ds in [
+            ("g-hourly", "wrong-grain", "2024-01-02T09"),
+            ("wrong-grain", "g-hourly", "2024-01-02"),
+        ]:
+            assert refused(project, "run", f"job={job}", f"ds={ds}") == (
+                f"tables/t_hourly is also an output of job {other}: a dataset has one writer; "
+                "rename the output of one of them in its job_specs.yaml"
+            )
     assert files(project / "datastore/tables/t_hourly") == before
 
 
@@ -382,8 +411,8 @@ def test_a_daily_job_over_an_hourly_table_waits_for_its_whole_day(project):
     just(project, "run", "job=g-hourly", "ds=2024-03-05T08")  # a day no other test touches
     assert refused(project, "run", "job=reads-hourly", "ds=2024-03-05") == (
         "missing upstream partition tables/t_hourly/ds=2024-03-05/hr=00 and 22 more of "
-        "ds=2024-03-05; jobs g-hourly and wrong-grain both write it: keep one (just graph "
-        "names them)"
+        "ds=2024-03-05; run them first: just backfill job=g-hourly start=2024-03-05T00 "
+        "end=2024-03-05T23"
     )
 
 

@@ -2,8 +2,9 @@
 
 `just dash job=<this job>` serves it on 127.0.0.1 and prints its URL. The table and the columns
 come from job_specs.yaml; the data is read with pyarrow from the table's complete partitions,
-so a page view starts no JVM. Everything the page loads is served by this app: no CSS, fonts or
-scripts from the internet.
+so a page view starts no JVM. A partition that cannot be read (a corrupt file, say) is left out
+and named in a panel above the chart, with the command that rewrites it. Everything the page
+loads is served by this app: no CSS, fonts or scripts from the internet.
 """
 
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import plotly.express as px
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, dash_table, dcc, html
-from dsflow.dashboards import job_parameters, partition_bounds, read_table, serve
+from dsflow.dashboards import job_parameters, load_table, partition_bounds, serve
 
 PARAMS = job_parameters(Path(__file__).parent)
 TABLE = PARAMS["table"]
@@ -43,11 +44,13 @@ def sample(frame):
 def layout():
     """Built on every page load, so a newly published partition shows up on refresh."""
     first, last = partition_bounds(TABLE)
-    frame = read_table(TABLE, first, last)
+    data = load_table(TABLE, first, last)
+    frame = data.frame
     return html.Div(
         style={"fontFamily": "sans-serif", "margin": "1em 2em"},
         children=[
             html.H2(f"{TABLE}: {Y} by {X}"),
+            html.Div(id="problems", children=data.panel()),  # what could not be read, if any
             html.P(
                 f"partitions {first} to {last}"
                 if first
@@ -80,13 +83,14 @@ app.layout = layout
 @app.callback(
     Output("chart", "figure"),
     Output("sample", "data"),
+    Output("problems", "children"),
     Input("dates", "start_date"),
     Input("dates", "end_date"),
     prevent_initial_call=True,
 )
 def update(start, end):
-    frame = read_table(TABLE, start, end)
-    return figure(frame), sample(frame)
+    data = load_table(TABLE, start, end)
+    return figure(data.frame), sample(data.frame), data.panel()
 
 
 if __name__ == "__main__":

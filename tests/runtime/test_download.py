@@ -8,6 +8,7 @@ tests/test_samples.py. No network beyond 127.0.0.1.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import gzip
@@ -25,7 +26,7 @@ import urllib.parse
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,12 @@ SAMPLE_ZIP_MEMBERS = {
     ".DS_Store": b"finder",
 }
 BOMB_SIZE = 1_000_000  # zeros: deflate to about 1 KB
+# /private/... wants HTTP basic auth with these; in a URL the '@' is written %40
+AUTH_USER = "alice"
+AUTH_PASSWORD = "s3cret-p@ss"
+AUTH_IN_URL = "alice:s3cret-p%40ss"
+TRICKLE_BYTES = 100  # /trickle/... sends them one every TRICKLE_PAUSE s: 25 s in all
+TRICKLE_PAUSE = 0.25
 
 
 @dataclass
@@ -79,6 +86,8 @@ class Served:
 
     hits: Counter[str]
     lock: threading.Lock
+    # (host header, path, Authorization header) of every request, in order
+    seen: list[tuple[str, str, str | None]] = field(default_factory=list)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -86,7 +95,10 @@ class Handler(BaseHTTPRequestHandler):
 
     /samples/<file>, /flaky/<status>/<n>/<name> (fails n times), /always/<status>/<name>,
     /big/<n> (with Content-Length), /stream/<n> (without), /short (cut off), /gz/<name>,
-    /zip/<name>, /fake.zip, /slip.zip, /bomb.zip, /bomb.gz, /slow, /redirect/<http|ftp>.
+    /zip/<name>, /fake.zip, /slip.zip, /bomb.zip, /bomb.gz, /slow, /redirect/<http|ftp>,
+    /private/<name> (HTTP basic auth), /redirect-private/<same|other>/<name> (to /private/ on
+    127.0.0.1 or on localhost), /trickle/<length|stream> (a byte every TRICKLE_PAUSE s, with
+    or without Content-Length), /slow-headers (the headers a byte at a time).
     """
 
     server: ThreadingHTTPServer
@@ -101,9 +113,10 @@ class Handler(BaseHTTPRequestHandler):
         with served.lock:
             served.hits[path] += 1
             seen = served.hits[path]
+            served.seen.append((self.headers["Host"], path, self.headers["Authorization"]))
         parts = path.strip("/").split("/")
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.route(parts, seen)  # a client stopping early (size cap) is expected
+            self.route(parts, seen)  # a client stopping early (size cap, deadline) is expected
 
     def route(self, parts: list[str], seen: int) -> None:
         """Dispatch on the first path segment."""
@@ -144,16 +157,46 @@ class Handler(BaseHTTPRequestHandler):
         elif head == "slow":
             time.sleep(0.8)
             return self.send_body(b"late\n")
+        elif head == "private":
+            expected = base64.b64encode(f"{AUTH_USER}:{AUTH_PASSWORD}".encode()).decode()
+            if self.headers["Authorization"] != f"Basic {expected}":
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="test"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            return self.send_body(SAMPLE_JSON.read_bytes())
+        elif head == "redirect-private":
+            host = {"same": "127.0.0.1", "other": "localhost"}[rest[0]]
+            return self.redirect(f"http://{host}:{self.server.server_address[1]}/private/x.json")
+        elif head == "trickle":
+            self.send_response(200)
+            if rest[0] == "length":
+                self.send_header("Content-Length", str(TRICKLE_BYTES))
+            self.end_headers()
+            for _ in range(TRICKLE_BYTES):
+                self.wfile.write(b"x")
+                time.sleep(TRICKLE_PAUSE)
+            return None
+        elif head == "slow-headers":
+            self.wfile.write(b"HTTP/1.0 200 OK\r\nX-Slow: ")
+            for _ in range(TRICKLE_BYTES):
+                self.wfile.write(b"x")
+                time.sleep(TRICKLE_PAUSE)
+            return None
         elif head == "redirect":
             base = f"http://127.0.0.1:{self.server.server_address[1]}"
             target = {"http": f"{base}/samples/meteo/json/{DS}.json", "ftp": "ftp://127.0.0.1/x"}
-            self.send_response(302)
-            self.send_header("Location", target[rest[0]])
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return None
+            return self.redirect(target[rest[0]])
         self.send_error(404)
         return None
+
+    def redirect(self, location: str) -> None:
+        """A 302 to ``location``."""
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def send_body(self, body: bytes, length: bool = True) -> None:
         """A 200 with ``body``, in chunks; without Content-Length the connection end marks it."""
@@ -181,6 +224,14 @@ class Server:
         """How many requests ``path`` got."""
         return self.served.hits[path]
 
+    def authorization(self, path: str) -> list[tuple[str, str | None]]:
+        """(host, Authorization header) of each request ``path`` got."""
+        return [(host.split(":")[0], auth) for host, p, auth in self.served.seen if p == path]
+
+    def with_credentials(self, path: str, userinfo: str = AUTH_IN_URL) -> str:
+        """An absolute URL on this server with ``userinfo@`` in it."""
+        return self.base.replace("://", f"://{userinfo}@") + path
+
 
 @pytest.fixture(scope="module")
 def http_server() -> Iterator[Server]:
@@ -205,6 +256,7 @@ def server(http_server: Server, monkeypatch: pytest.MonkeyPatch) -> Server:
     monkeypatch.setenv("NO_PROXY", LOCAL)
     with http_server.served.lock:
         http_server.served.hits.clear()
+        http_server.served.seen.clear()
     return http_server
 
 
@@ -485,9 +537,16 @@ def test_truncated_body_is_retried_then_refused(run, server, sink):
 def test_timeout(run, server, sink):
     url = server.url("/slow")
     started = time.monotonic()
-    result = run(task_specs(url, sink, timeout_s=0.2, retries=0))
-    assert_failed(result, sink, failed_with(f"cannot reach {url}: timed out"))
+    result = run(task_specs(url, sink, timeout_s=0.2))
+    assert_failed(
+        result,
+        sink,
+        failed_with(
+            f"download from {url} exceeded timeout_s=0.2 (0 bytes received); nothing published"
+        ),
+    )
     assert time.monotonic() - started < 0.8 + 2  # did not wait for the body
+    assert server.hits("/slow") == 1  # a spent budget is not retried
 
 
 def test_size_cap_from_content_length(run, server, sink):
@@ -631,10 +690,11 @@ def test_parameters_arrive_as_strings_from_overrides(run, server, sink):
 
 def test_credentials_are_not_shown(run, sink):
     url = f"http://user:secret@127.0.0.1:{free_port()}/x.json"
-    result = run(task_specs(url, sink, retries=0))
+    result = run(task_specs(url, sink, retries=1))
     assert result.returncode == 1
-    assert "secret" not in result.stderr
+    assert "secret" not in result.stdout + result.stderr
     assert "http://***@127.0.0.1:" in result.stderr
+    assert "attempt 1 of 2 failed: cannot reach http://***@127.0.0.1:" in result.stdout
 
 
 def test_unpartitioned_job_messages_have_no_ds(run, server, sink):
@@ -643,6 +703,142 @@ def test_unpartitioned_job_messages_have_no_ds(run, server, sink):
     specs.update(ds="", ds_nodash="")
     result = run(specs)
     assert_failed(result, sink, re.escape(f"{JOB}: HTTP 404 Not Found for {url}"))
+
+
+# ------------------------------------------------------------------ credentials (HTTP basic auth)
+
+
+def test_basic_auth_from_the_url(run, server, sink):
+    result = run(task_specs(server.with_credentials("/private/x.json"), sink))
+    assert_ok(result, sink, {"x.json": SAMPLE_JSON.read_bytes()})
+    token = base64.b64encode(f"{AUTH_USER}:{AUTH_PASSWORD}".encode()).decode()
+    assert server.authorization("/private/x.json") == [("127.0.0.1", f"Basic {token}")]
+    assert AUTH_PASSWORD not in result.stdout and "s3cret" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("userinfo", "cause"),
+    [
+        ("alice:wrong", "the server refused the user name and password"),
+        ("alice", "the server refused the user name and password"),
+        ("", "the server wants a user name and password; put them in the url from the "
+         "project's .env: https://${USER}:${PASSWORD}@host/..."),
+    ],
+    ids=["wrong-password", "no-password", "no-credentials"],
+)  # fmt: skip
+def test_401_is_one_line_without_the_password(run, server, sink, userinfo, cause):
+    url = server.with_credentials("/private/x.json", userinfo) if userinfo else None
+    url = url or server.url("/private/x.json")
+    result = run(task_specs(url, sink))
+    shown = server.url("/private/x.json").replace("://", "://***@" if userinfo else "://")
+    assert_failed(result, sink, failed_with(f"HTTP 401 Unauthorized for {shown}: {cause}"))
+    assert "wrong" not in result.stdout + result.stderr
+    assert server.hits("/private/x.json") == 1  # a 401 is not retried
+
+
+def test_credentials_follow_a_redirect_to_the_same_host_only(run, server, sink):
+    same = server.with_credentials("/redirect-private/same/x.json")
+    assert_ok(run(task_specs(same, sink)), sink, {"x.json": SAMPLE_JSON.read_bytes()})
+    [(host, auth)] = server.authorization("/private/x.json")
+    assert (host, auth is not None) == ("127.0.0.1", True)
+    for entry in sink.iterdir():
+        entry.unlink()
+
+    other = server.with_credentials("/redirect-private/other/x.json")
+    result = run(task_specs(other, sink))
+    shown = other.replace(AUTH_IN_URL, "***")
+    assert_failed(
+        result,
+        sink,
+        failed_with(
+            f"HTTP 401 Unauthorized for {shown}: the server refused the user name and password"
+        ),
+    )
+    # localhost is another host: the password did not go there
+    assert server.authorization("/private/x.json")[1:] == [("localhost", None)]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file://alice:s3cret@localhost/etc/hostname",
+        "file://alice:s3cret@example.org/etc/hostname",
+        "file://:s3cret@/etc/hostname",
+    ],
+    ids=["localhost", "remote-host", "no-host"],
+)
+def test_a_file_url_with_credentials_is_refused_without_showing_them(run, sink, url):
+    result = run(task_specs(url, sink, file_name="x"))
+    shown = url.replace(url.split("//")[1].split("@")[0], "***")
+    assert_failed(result, sink, failed_with(f"file URLs take no user name or password: {shown}"))
+    assert "s3cret" not in result.stdout + result.stderr
+
+
+def test_split_credentials():
+    assert dl.split_credentials("https://h/x") == ("https://h/x", None)
+    url, header = dl.split_credentials("https://a%3Ab:p%40ss:w@h:8443/x?q=1")
+    assert url == "https://h:8443/x?q=1"
+    assert base64.b64decode(header.removeprefix("Basic ")) == b"a:b:p@ss:w"
+
+
+# ------------------------------------------------------------------ timeout_s: the whole download
+
+
+def deadline_passed(url: str, seconds: str) -> str:
+    """The one line of a spent ``timeout_s`` (a regex: the byte count varies)."""
+    return (
+        re.escape(f"{PREFIX}download from {url} exceeded timeout_s={seconds} (")
+        + r"(\d+) bytes received\); nothing published"
+    )
+
+
+@pytest.mark.parametrize("route", ["/trickle/length", "/trickle/stream", "/slow-headers"])
+def test_timeout_bounds_a_trickling_download(run, server, sink, route):
+    """A server sending a byte every 0.25 s (25 s in all) is cut off at timeout_s, whether it
+    trickles the body (with or without Content-Length) or the headers."""
+    url = server.url(route)
+    started = time.monotonic()
+    result = run(task_specs(url, sink, timeout_s=1.5, retries=3))
+    elapsed = time.monotonic() - started
+    assert_failed(result, sink, deadline_passed(url, "1.5"))
+    received = int(re.search(r"\((\d+) bytes", result.stderr).group(1))
+    assert received < TRICKLE_BYTES if route != "/slow-headers" else received == 0
+    assert elapsed < 1.5 + 10, elapsed  # 25 s if each read had its own timeout
+    assert server.hits(route) == 1
+
+
+def test_timeout_bounds_the_retries_too(run, server, sink):
+    url = server.url("/always/503/x.json")
+    started = time.monotonic()
+    result = run(task_specs(url, sink, timeout_s=1.5, retries=20, backoff_s=0.2))
+    elapsed = time.monotonic() - started
+    # waits of 0.2, 0.4, 0.8 s: no time for the wait before a fifth attempt
+    cause = re.escape(f"{PREFIX}download from {url} exceeded timeout_s=1.5 after ") + (
+        r"\d attempts "
+        + re.escape(f"(the last: HTTP 503 Service Unavailable for {url}); nothing published")
+    )
+    assert_failed(result, sink, cause)
+    assert server.hits("/always/503/x.json") <= 4
+    assert elapsed < 1.5 + 10, elapsed
+
+
+def test_a_spent_budget_stops_a_file_url_copy_too(tmp_path):
+    """A local copy checks the budget between chunks."""
+    source = tmp_path / "big.bin"
+    source.write_bytes(b"x" * (3 * dl.CHUNK))
+    deadline = dl.Deadline(0.001)
+    time.sleep(0.01)
+    try:
+        with pytest.raises(
+            dl.DeadlineExceeded,
+            match=rf"^download from {re.escape(source.as_uri())} exceeded timeout_s=0\.001 "
+            rf"\({dl.CHUNK} bytes received\); nothing published$",
+        ):
+            dl.fetch_once(
+                source.as_uri(), tmp_path / "out", timeout=1, max_bytes=10**9, deadline=deadline
+            )
+    finally:
+        deadline.close()
 
 
 # ------------------------------------------------------------------ TASK_SPECS itself

@@ -45,6 +45,7 @@ def test_the_documented_variables_render(job):
     assert params["target"].endswith("raw/files/ds=2024-01-02/20240102-fetch")
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
@@ -69,6 +70,7 @@ def test_template_injection_is_refused_and_runs_nothing(job, tmp_path, payload, 
     assert not marker.exists()
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize(
     "payload",
     [
@@ -89,6 +91,7 @@ def test_a_payload_stored_in_the_spec_is_refused_too(project_root, payload):
         )
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize("target", ["raw/../../..", "tables/../../../etc", "raw/x/../../tables/t"])
 def test_a_task_spec_path_may_not_leave_its_datastore_area(project_root, target):
     spec = job_spec("escape", outputs=["raw/x"], task_specs={"sink_path": target})
@@ -110,3 +113,33 @@ def test_a_path_that_stays_in_its_area_is_made_absolute(job):
     spec, settings = job
     params = resolve_parameters(spec, parse_partition("2024-01-02", "daily"), {}, settings)
     assert params["target"] == str(settings.datastore / "raw/files/ds=2024-01-02/")
+
+
+def test_secret_references_are_left_for_the_run(job):
+    """``${NAME}`` passes rendering untouched: the run substitutes it (test_secrets.py), so
+    records and the parameters hash hold the reference, never the value."""
+    params = render(job, note="${API_KEY}", url="https://${API_USER}:${API_PASSWORD}@h/{{ ds }}")
+    assert params["note"] == "${API_KEY}"
+    assert params["url"] == "https://${API_USER}:${API_PASSWORD}@h/2024-01-02"
+    assert params["target"].endswith("raw/files/ds=2024-01-02/${API_KEY}")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "https://u:s3cret@h/{{ nope }}",
+            "cannot render 'https://***@h/{{ nope }}': 'nope' is undefined",
+        ),
+        (
+            "https://u:s3cret@h/{{ ds.__class__ }}",
+            "cannot render 'https://***@h/{{ ds.__class__ }}': " + DOCUMENTED,
+        ),
+    ],
+    ids=["undefined", "sandbox"],
+)
+def test_a_render_error_does_not_show_url_credentials(job, value, message):
+    with pytest.raises(DsflowError) as refused:
+        render(job, note=value)
+    assert str(refused.value).startswith(message)
+    assert "s3cret" not in str(refused.value)

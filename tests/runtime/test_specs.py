@@ -235,14 +235,15 @@ def test_inputs_and_outputs_are_parsed(tmp_path):
     ],
 )
 def test_bad_inputs_are_refused(tmp_path, entry, cause):
+    """The line is the entry's own (the first entry is on line 5, under `inputs:`)."""
     folder = write_job(tmp_path, "clean", job_spec("clean", inputs=[entry]))
-    assert refused(folder).startswith(f"{spec_file(folder)}:4: inputs: {cause}")
+    assert refused(folder).startswith(f"{spec_file(folder)}:5: inputs: {cause}")
 
 
 def test_unknown_check_is_refused(tmp_path):
     folder = write_job(tmp_path, "clean", job_spec("clean", checks=[{"max_rows": 5}]))
     assert refused(folder) == (
-        f"{spec_file(folder)}:4: checks: unknown check 'max_rows' "
+        f"{spec_file(folder)}:5: checks: unknown check 'max_rows' "
         "(known: min_rows, not_null, unique, schema, sql)"
     )
 

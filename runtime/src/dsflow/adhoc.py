@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .datafiles import data_files, detect_delimiter, file_format
 from .errors import DsflowError
-from .names import check_job_name
+from .names import check_name
 from .project import Project
 from .settings import load_settings
 
@@ -158,7 +158,7 @@ def _relative(path: Path, root: Path) -> str:
 
 def new_adhoc(project: Project, name: str, path: str | None) -> Path:
     """Create ``adhoc/<name>.py``; refuses to overwrite an existing notebook."""
-    check_job_name(name)
+    check_name(name, "notebook")
     target = project.root / "adhoc" / f"{name}.py"
     if target.exists() or target.with_suffix(".ipynb").exists():
         raise DsflowError(f"{target.relative_to(project.root)} already exists: pick another name")

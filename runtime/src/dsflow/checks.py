@@ -17,6 +17,52 @@ class CheckFailed(DsflowError):
     exit_code = 1
 
 
+def _got(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else f"{shown[:60]}..."
+
+
+def _is_columns(arg: Any) -> bool:
+    if isinstance(arg, str):
+        return bool(arg.strip())
+    return (
+        isinstance(arg, list) and bool(arg) and all(isinstance(c, str) and c.strip() for c in arg)
+    )
+
+
+def check_problem(check: Any) -> str | None:
+    """What is wrong with one ``checks:`` entry of a job spec, or None when it is valid.
+
+    Called when the spec is loaded, so a mistyped argument is refused before the job runs
+    rather than failing in :func:`run_checks` after it.
+    """
+    if not isinstance(check, dict) or len(check) != 1:
+        return f"each check is a one-key mapping, got {_got(check)}"
+    ((kind, arg),) = check.items()
+    if kind not in CHECK_KINDS:
+        return f"unknown check {kind!r} (known: {', '.join(CHECK_KINDS)})"
+    if kind == "min_rows":
+        if isinstance(arg, bool) or not isinstance(arg, int) or arg < 0:
+            return f"min_rows needs a whole number of rows (0 or more), got {_got(arg)}"
+    elif kind in ("not_null", "unique"):
+        if not _is_columns(arg):
+            return f"{kind} needs a column name or a list of column names, got {_got(arg)}"
+    elif kind == "schema":
+        if not (
+            isinstance(arg, dict)
+            and arg
+            and all(isinstance(k, (str, int)) and not isinstance(k, bool) for k in arg)
+            and all(isinstance(v, str) and v.strip() for v in arg.values())
+        ):
+            return (
+                "schema needs a mapping of column: type name (string, int64, double, ...), "
+                f"got {_got(arg)}"
+            )
+    elif kind == "sql" and not (isinstance(arg, str) and arg.strip()):
+        return f"sql needs a query selecting the offending rows of `this`, got {_got(arg)}"
+    return None
+
+
 def parquet_files(folder: Path) -> list[Path]:
     """Data files of a partition folder (Spark and pyarrow naming), skipping markers."""
     return sorted(

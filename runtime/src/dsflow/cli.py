@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import DsflowError
+from .errors import DsflowError, disk_error
 from .kvargs import parse_kv
 from .project import Project, find_project
 
@@ -149,6 +149,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
         find_job(project, job, settings.default_grain)  # fail here, not in the container
         raise SystemExit(run_in_container(project, words, dry_run))
     if dry_run:
+        from .redaction import redact_value
         from .resolve import resolve_parameters, resolve_partition
 
         spec = find_job(project, job, settings.default_grain)
@@ -156,7 +157,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
         params = resolve_parameters(spec, part, options, settings)
         print(f"would run {job} {part.label} ({spec.job_class}: {spec.code_name}) with:")
         for key, value in sorted(params.items()):
-            print(f"  {key} = {value!r}")
+            print(f"  {key} = {redact_value(value)!r}")  # no credential on screen
         return
     run_job(project, job, ds, options)
 
@@ -179,9 +180,9 @@ def _check_inputs(project: Project, settings: Any, job: str, ds: str | None) -> 
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
-    from .datastore import job_runs_dir, report_dir
+    from .datastore import job_runs_dir, locks_dir, report_dir
     from .partitions import parse_partition
-    from .reports import RUN_RECORD, read_record
+    from .reports import KILLED, RUN_RECORD, RUNNING, read_record, run_status
     from .settings import load_settings
     from .specs import find_job
 
@@ -204,8 +205,21 @@ def _cmd_report(args: argparse.Namespace) -> None:
     record = read_record(folder)
     if record is None:
         raise DsflowError(f"no run report in {folder}")
+    status = run_status(record, locks_dir(settings, spec.name))
+    if status in (RUNNING, KILLED):
+        pid = record.get("pid", "?")
+        print(
+            f"{record['job']} {record['partition']}: {status} (pid {pid}, since "
+            f"{record.get('started_at', '')})"
+        )
+        if status == KILLED:
+            print(
+                f"  it was killed before it finished, so it has no report; run it again: "
+                f"just run job={spec.name} ds={record.get('ds', '')}"
+            )
+        return
     print(
-        f"{record['job']} {record['partition']}: {record['status']} "
+        f"{record['job']} {record['partition']}: {status} "
         f"({record.get('duration_s', '?')} s, {record.get('started_at', '')})"
     )
     if record.get("error"):
@@ -271,7 +285,9 @@ def _run_plan(project, settings, graph, jobs, start, end, options, force) -> Non
     if notebooks and not spark_remote(project):
         try:
             server = start_server(
-                project, "starting a Spark Connect server for this run (stopped at the end)..."
+                project,
+                "starting a Spark Connect server for this run (stopped at the end)...",
+                tied=True,  # a killed backfill must not leave it running
             )
         except DsflowError as exc:  # e.g. its port is taken: slower, not broken
             print(f"warning: {exc}; each run starts its own Spark instead", flush=True)
@@ -327,7 +343,7 @@ def _cmd_status(args: argparse.Namespace) -> None:
 
     from .graph import build_graph
     from .settings import load_settings
-    from .status import default_range, partition_states, render_grid
+    from .status import default_range, leftover_staging, partition_states, render_grid
 
     options = parse_kv(args.params, allowed=["start", "end", "format"])
     project = find_project()
@@ -336,10 +352,18 @@ def _cmd_status(args: argparse.Namespace) -> None:
     first, last = default_range(settings, graph)
     start, end = options.get("start", first), options.get("end", last)
     states = partition_states(settings, graph, start, end)
+    leftovers = leftover_staging(settings, graph)
     if options.get("format") == "json":
-        print(json.dumps({"start": start, "end": end, "datasets": states}, indent=2))
+        document = {"start": start, "end": end, "datasets": states, "leftovers": leftovers}
+        print(json.dumps(document, indent=2))
     elif options.get("format", "text") == "text":
         print("\n".join(render_grid(states)))
+        if leftovers:
+            print(
+                f"leftovers: {len(leftovers)} staging folders of killed runs (the next run of "
+                "each partition removes its own):"
+            )
+            print("\n".join(f"  {path}" for path in leftovers[:10]))
     else:
         raise DsflowError(f"format must be text or json, not {options['format']!r}")
 
@@ -760,21 +784,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.func(args)
     except DsflowError as exc:
-        print(f"dsflow: error: {exc}", file=sys.stderr)
+        from .redaction import redact_url
+
+        print(f"dsflow: error: {redact_url(str(exc))}", file=sys.stderr)  # a spec's URL, say
         return exc.exit_code
     except KeyboardInterrupt:
         print("dsflow: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a full or read-only disk is the machine's state, not a bug
+        error = disk_error(exc)
+        if error is None:
+            return _internal_error(exc)
+        print(f"dsflow: error: {error}", file=sys.stderr)
+        return error.exit_code
     except Exception as exc:  # a bug, not bad input: still one line unless asked for more
-        if os.environ.get("DSFLOW_DEBUG"):
-            raise
-        print(
-            f"dsflow: internal error: {exc.__class__.__name__}: {exc} "
-            "(rerun with DSFLOW_DEBUG=1 for the traceback, and report it)",
-            file=sys.stderr,
-        )
-        return 70
+        return _internal_error(exc)
     return 0
+
+
+def _internal_error(exc: Exception) -> int:
+    if os.environ.get("DSFLOW_DEBUG"):
+        raise exc
+    print(
+        f"dsflow: internal error: {exc.__class__.__name__}: {exc} "
+        "(rerun with DSFLOW_DEBUG=1 for the traceback, and report it)",
+        file=sys.stderr,
+    )
+    return 70
 
 
 if __name__ == "__main__":

@@ -56,6 +56,11 @@ def job_runs_dir(settings: Settings, job: str) -> Path:
     return settings.datastore / JOB_RUNS / job
 
 
+def locks_dir(settings: Settings, job: str) -> Path:
+    """``job_runs/<job>/.locks/``: one lock file per partition (see :mod:`dsflow.locks`)."""
+    return job_runs_dir(settings, job) / ".locks"
+
+
 def report_dir(settings: Settings, job: str, part: Partition) -> Path:
     """Where a partition's run report goes: ``job_runs/<job>/<partition folders>/``."""
     return job_runs_dir(settings, job).joinpath(*(part.parts or [UNPARTITIONED]))

@@ -7,24 +7,30 @@ plus ``job_name``, ``ds`` and ``sink_path``). ``sink_path`` is an empty staging 
 script writes the file(s) there and nowhere else; the runner publishes the folder (with its
 ``_SUCCESS`` marker) once the script exits 0.
 
-Guards: http, https and file URLs only; a timeout and retries with exponential backoff on
-connection errors, HTTP 5xx and 429 (never on other 4xx); a size cap on the body and on what
-decompression produces; an optional SHA-256 of the downloaded bytes; zip members that would land
-outside ``sink_path`` are refused. Every failure is one line on stderr
+Guards: http, https and file URLs only; ``timeout_s`` bounds the whole download (connecting,
+waiting, reading, retrying); retries with exponential backoff on connection errors, HTTP 5xx
+and 429 (never on other 4xx); a size cap on the body and on what decompression produces; an
+optional SHA-256 of the downloaded bytes; zip members that would land outside ``sink_path`` are
+refused. Credentials in an http(s) URL (``https://user:password@host/...``) are sent as HTTP
+basic auth, to that scheme, host and port only, and every line printed hides them
+(:func:`dsflow.redaction.redact_url`). Every failure is one line on stderr
 (``<job_name>: ds=<ds>: <cause>``) and exit status 1 (2 when ``TASK_SPECS`` itself is missing or
 malformed); nothing is left in ``sink_path`` after a failure.
 """
 
+import base64
+import contextlib
 import gzip
 import hashlib
 import http.client
 import json
 import os
-import re
 import shutil
+import socket
 import ssl
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -35,6 +41,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from .redaction import redact_url
+from .umask import follow_umask
 
 SCHEMES = ("http", "https", "file")
 DECOMPRESS_MODES = ("auto", "none", "gunzip", "unzip")
@@ -47,7 +56,6 @@ ZIP_CONTAINER_SUFFIXES = (
     ".xlsx", ".xlsm", ".docx", ".pptx", ".odt", ".ods", ".odp", ".jar", ".whl", ".epub", ".apk",
 )  # fmt: skip
 TEMP_PREFIX = "_download-"
-USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 # What a corrupt, encrypted or unsupported zip raises while it is read.
 ZIP_ERRORS = (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, zlib.error)
 DEFAULTS: dict[str, Any] = {
@@ -69,7 +77,11 @@ class SpecsError(Exception):
 
 
 class TransientError(DownloadError):
-    """A failure worth retrying: connection trouble, a timeout, HTTP 5xx or 429."""
+    """A failure worth retrying: connection trouble, HTTP 5xx or 429."""
+
+
+class DeadlineExceeded(DownloadError):
+    """The download's ``timeout_s`` is spent: final, whatever the cause of the wait."""
 
 
 @dataclass(frozen=True)
@@ -162,23 +174,23 @@ def check_url(url: str) -> str:
         parts = urllib.parse.urlsplit(url)
         parts.port  # noqa: B018 -- raises ValueError for a bad port
     except ValueError as exc:
-        raise DownloadError(f"malformed URL {redact(url)}: {exc}") from None
+        raise DownloadError(f"malformed URL {redact_url(url)}: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         shown = f"'{scheme}'" if scheme else "none"
         raise DownloadError(
-            f"unsupported URL scheme {shown} in {redact(url)}: use http://, https:// or file://"
+            f"unsupported URL scheme {shown} in {redact_url(url)}: use http://, https:// or file://"
         )
     if scheme != "file" and not parts.hostname:
-        raise DownloadError(f"no host in URL {redact(url)}")
+        raise DownloadError(f"no host in URL {redact_url(url)}")
+    if scheme == "file" and "@" in parts.netloc:
+        raise DownloadError(f"file URLs take no user name or password: {redact_url(url)}")
     if scheme == "file" and parts.netloc not in ("", "localhost"):
         raise DownloadError(f"file URLs must be local, got host {parts.netloc!r} in {url}")
     return url
 
 
-def redact(url: str) -> str:
-    """``url`` without any user:password part, for messages and logs."""
-    return USERINFO.sub(r"\1***@", url, count=1)
+redact = redact_url  # the name scripts reusing this module knew; the rule is in dsflow.redaction
 
 
 def default_file_name(url: str) -> str:
@@ -259,8 +271,124 @@ def read_params(specs: Mapping[str, Any]) -> Params:
 # ------------------------------------------------------------------ fetching
 
 
+class Deadline:
+    """The time budget of one download, ``timeout_s``: connecting, waiting for the server,
+    reading and waiting between retries all spend it.
+
+    A read blocked on a server that sends nothing, or a byte now and then, would outlast any
+    per-read timeout: when the budget is spent a timer shuts down the sockets the download
+    opened (:meth:`watch`), so a blocked read returns at once and the download stops.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._end = time.monotonic() + seconds
+        self._fired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def remaining(self) -> float:
+        """Seconds left, 0 when the budget is spent."""
+        return max(0.0, self._end - time.monotonic())
+
+    @property
+    def expired(self) -> bool:
+        """Whether the budget is spent."""
+        return self._fired or time.monotonic() >= self._end
+
+    def watch(self, sock: socket.socket | None) -> None:
+        """Shut ``sock`` down when the budget is spent (at once if it already is)."""
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+        if self.expired:
+            _shut(sock)
+
+    def _expire(self) -> None:
+        self._fired = True
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+    def close(self) -> None:
+        """Stop the timer; the download is over."""
+        self._timer.cancel()
+        with self._lock:
+            self._sockets.clear()
+
+    def exceeded(
+        self, url: str, received: int, attempts: int = 0, last: BaseException | None = None
+    ) -> DeadlineExceeded:
+        """The one-line error for a spent budget: ``received`` bytes in the attempt under way,
+        or the failure of the last of ``attempts`` when there is no time for another."""
+        if last is not None:
+            what = f"after {attempts} attempts (the last: {last})"
+        else:
+            what = f"({received} bytes received)"
+        return DeadlineExceeded(
+            f"download from {redact_url(url)} exceeded timeout_s={self.seconds:g} {what}; "
+            "nothing published"
+        )
+
+
+def _shut(sock: socket.socket) -> None:
+    # the plain socket's shutdown also for TLS: it only needs the file descriptor, and leaves
+    # the TLS state to the thread blocked reading it
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _watched(http_class: Any, request: urllib.request.Request) -> Any:
+    """``http_class``, its connections' sockets watched by the request's deadline."""
+    deadline: Deadline | None = getattr(request, "dsflow_deadline", None)
+    if deadline is None:
+        return http_class
+
+    def connection(*args: Any, **kwargs: Any) -> http.client.HTTPConnection:
+        conn = http_class(*args, **kwargs)
+        connect = conn.connect
+
+        def connect_and_watch() -> None:
+            connect()
+            deadline.watch(conn.sock)
+
+        conn.connect = connect_and_watch
+        return conn
+
+    return connection
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    """urllib's http handler, its sockets watched by the download's deadline."""
+
+    def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
+        """Open ``req`` as urllib does, on a watched connection."""
+        return super().do_open(_watched(http_class, req), req, **kwargs)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    """urllib's https handler, its sockets watched by the download's deadline."""
+
+    def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
+        """Open ``req`` as urllib does, on a watched connection."""
+        return super().do_open(_watched(http_class, req), req, **kwargs)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port
+
+
 class _SafeRedirectHandler(urllib.request.HTTPRedirectHandler):
-    """Follow redirects to http and https only (urllib would also follow one to ftp)."""
+    """Follow redirects to http and https only (urllib would also follow one to ftp), within
+    the download's deadline; credentials go along only to the same scheme, host and port."""
 
     def redirect_request(
         self,
@@ -274,21 +402,49 @@ class _SafeRedirectHandler(urllib.request.HTTPRedirectHandler):
         """The follow-up request, refused unless ``newurl`` is http or https."""
         scheme = urllib.parse.urlsplit(newurl).scheme.lower()
         if scheme not in ("http", "https"):
-            raise DownloadError(f"refused redirect from {redact(req.full_url)} to {redact(newurl)}")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+            raise DownloadError(
+                f"refused redirect from {redact_url(req.full_url)} to {redact_url(newurl)}"
+            )
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None:
+            new.dsflow_deadline = getattr(req, "dsflow_deadline", None)  # type: ignore[attr-defined]
+            if _origin(new.full_url) != _origin(req.full_url):
+                new.remove_header("Authorization")
+        return new
 
 
-_OPENER = urllib.request.build_opener(_SafeRedirectHandler)
+_OPENER = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler, _SafeRedirectHandler)
 
 
-def _read(read: Callable[[int], bytes], size: int, url: str, done: int) -> bytes:
-    """One chunk from the source; read failures are transient (worth another attempt)."""
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """``url`` without its user-info, and the HTTP basic ``Authorization`` header value the
+    user-info makes (user and password percent-decoded); None when there is none."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}"
+    header = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+    return urllib.parse.urlunsplit(parts._replace(netloc=hostport)), header
+
+
+def _read(
+    read: Callable[[int], bytes], size: int, url: str, done: int, deadline: Deadline
+) -> bytes:
+    """One chunk from the source; read failures are transient (worth another attempt), unless
+    the deadline caused them."""
     try:
-        return read(size)
+        chunk = read(size)
     except (OSError, http.client.HTTPException) as exc:
+        if deadline.expired or isinstance(exc, TimeoutError):
+            raise deadline.exceeded(url, done) from None
         raise TransientError(
-            f"connection to {redact(url)} broke after {done} bytes: {_reason(exc)}"
+            f"connection to {redact_url(url)} broke after {done} bytes: {_reason(exc)}"
         ) from None
+    if deadline.expired:  # a trickle, or the end the deadline's shutdown made
+        raise deadline.exceeded(url, done + len(chunk))
+    return chunk
 
 
 def copy_capped(
@@ -324,30 +480,46 @@ def _reason(exc: BaseException) -> str:
 
 
 def _http_error(exc: urllib.error.HTTPError, url: str) -> DownloadError:
-    """A 5xx or 429 is transient; any other status is final."""
+    """A 5xx or 429 is transient; any other status is final (a 401 says what to do)."""
     exc.close()
-    message = f"HTTP {exc.code} {exc.reason} for {redact(url)}"
+    message = f"HTTP {exc.code} {exc.reason} for {redact_url(url)}"
     if exc.code >= 500 or exc.code == 429:
         return TransientError(message)
+    if exc.code == 401 and "@" in urllib.parse.urlsplit(url).netloc:
+        return DownloadError(f"{message}: the server refused the user name and password")
+    if exc.code == 401:
+        return DownloadError(
+            f"{message}: the server wants a user name and password; put them in the url from "
+            "the project's .env: https://${USER}:${PASSWORD}@host/..."
+        )
     return DownloadError(message)
 
 
-def _open_http(url: str, timeout: float) -> http.client.HTTPResponse:
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+def _timed_out(exc: BaseException) -> bool:
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    return isinstance(reason, TimeoutError)
+
+
+def _open_http(url: str, deadline: Deadline) -> http.client.HTTPResponse:
+    target, authorization = split_credentials(url)
+    request = urllib.request.Request(target, headers={"User-Agent": USER_AGENT})
+    if authorization:
+        request.add_header("Authorization", authorization)
+    request.dsflow_deadline = deadline  # type: ignore[attr-defined]
     try:
-        return _OPENER.open(request, timeout=timeout)
+        return _OPENER.open(request, timeout=max(deadline.remaining(), 0.001))
     except urllib.error.HTTPError as exc:
         raise _http_error(exc, url) from None
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, ssl.SSLCertVerificationError):
-            raise DownloadError(f"cannot reach {redact(url)}: {_reason(exc)}") from None
-        raise TransientError(f"cannot reach {redact(url)}: {_reason(exc)}") from None
-    except (OSError, http.client.HTTPException) as exc:
-        raise TransientError(f"cannot reach {redact(url)}: {_reason(exc)}") from None
+    except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
+        if deadline.expired or _timed_out(exc):
+            raise deadline.exceeded(url, 0) from None
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else None
+        kind = DownloadError if isinstance(reason, ssl.SSLCertVerificationError) else TransientError
+        raise kind(f"cannot reach {redact_url(url)}: {_reason(exc)}") from None
 
 
-def _fetch_http(url: str, out: IO[bytes], timeout: float, max_bytes: int) -> int:
-    with _open_http(url, timeout) as response:
+def _fetch_http(url: str, out: IO[bytes], deadline: Deadline, max_bytes: int) -> int:
+    with _open_http(url, deadline) as response:
         header = (response.headers.get("Content-Length") or "").strip()
         length = int(header) if header.isdigit() else None
         if length is not None and length > max_bytes:
@@ -357,13 +529,15 @@ def _fetch_http(url: str, out: IO[bytes], timeout: float, max_bytes: int) -> int
         done = [0]
 
         def read(size: int) -> bytes:
-            chunk = _read(response.read, size, url, done[0])
+            chunk = _read(response.read, size, url, done[0], deadline)
             done[0] += len(chunk)
             return chunk
 
         size = copy_capped(read, out, max_bytes, "body")
     if length is not None and size < length:  # http.client does not flag a short body
-        raise TransientError(f"connection to {redact(url)} closed after {size} of {length} bytes")
+        raise TransientError(
+            f"connection to {redact_url(url)} closed after {size} of {length} bytes"
+        )
     return size
 
 
@@ -372,38 +546,56 @@ def local_path(url: str) -> Path:
     return Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
 
 
-def _fetch_file(url: str, out: IO[bytes], max_bytes: int) -> int:
+def _fetch_file(url: str, out: IO[bytes], deadline: Deadline, max_bytes: int) -> int:
     try:
         src = local_path(url).open("rb")
     except OSError as exc:
-        raise DownloadError(f"cannot read {url}: {_reason(exc)}") from None
+        raise DownloadError(f"cannot read {redact_url(url)}: {_reason(exc)}") from None
     with src:
         size = os.fstat(src.fileno()).st_size
         if size > max_bytes:
             raise DownloadError(f"body exceeds max_bytes={max_bytes} (file is {size} bytes)")
+        done = [0]
 
         def read(size: int) -> bytes:
             try:
-                return src.read(size)
+                chunk = src.read(size)
             except OSError as exc:
-                raise DownloadError(f"cannot read {url}: {_reason(exc)}") from None
+                raise DownloadError(f"cannot read {redact_url(url)}: {_reason(exc)}") from None
+            done[0] += len(chunk)
+            if deadline.expired:
+                raise deadline.exceeded(url, done[0])
+            return chunk
 
         return copy_capped(read, out, max_bytes, "body")
 
 
-def fetch_once(url: str, dest: Path, *, timeout: float, max_bytes: int) -> int:
+def fetch_once(
+    url: str,
+    dest: Path,
+    *,
+    timeout: float,
+    max_bytes: int,
+    deadline: Deadline | None = None,
+) -> int:
     """One attempt: write the body of ``url`` to ``dest`` (truncated first); return its size.
 
-    Source errors arrive as DownloadError (TransientError when worth retrying); an OSError
-    left over can only come from writing ``dest``.
+    ``deadline`` is the download's time budget (by default ``timeout`` seconds from now).
+    Source errors arrive as DownloadError (TransientError when worth retrying,
+    DeadlineExceeded when the budget is spent); an OSError left over can only come from
+    writing ``dest``.
     """
+    budget = deadline or Deadline(timeout)
     try:
         with dest.open("wb") as out:
             if urllib.parse.urlsplit(url).scheme.lower() == "file":
-                return _fetch_file(url, out, max_bytes)
-            return _fetch_http(url, out, timeout, max_bytes)
+                return _fetch_file(url, out, budget, max_bytes)
+            return _fetch_http(url, out, budget, max_bytes)
     except OSError as exc:
         raise DownloadError(f"cannot write {dest}: {_reason(exc)}") from None
+    finally:
+        if deadline is None:
+            budget.close()
 
 
 def fetch(
@@ -418,22 +610,34 @@ def fetch(
 ) -> int:
     """Download ``url`` into ``dest`` and return the number of bytes written.
 
-    Transient failures are retried ``retries`` times, waiting ``backoff`` * 2**n seconds before
-    retry n (0-based); ``on_retry`` gets a note about each. Raises DownloadError.
+    ``timeout`` (seconds) bounds the whole download: every attempt and the waits between them;
+    when it is spent the download stops with DeadlineExceeded. Transient failures are retried
+    ``retries`` times, waiting ``backoff`` * 2**n seconds before retry n (0-based), while time
+    is left; ``on_retry`` gets a note about each. Raises DownloadError.
     """
     check_url(url)
     attempts = retries + 1
-    for attempt in range(1, attempts + 1):
-        try:
-            return fetch_once(url, dest, timeout=timeout, max_bytes=max_bytes)
-        except TransientError as exc:
-            if attempt == attempts:
-                suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
-                raise TransientError(f"{exc}{suffix}") from None
-            delay = backoff * 2 ** (attempt - 1)
-            if on_retry:
-                on_retry(f"attempt {attempt} of {attempts} failed: {exc}; retrying in {delay:g} s")
-            time.sleep(delay)
+    deadline = Deadline(timeout)
+    try:
+        for attempt in range(1, attempts + 1):
+            try:
+                return fetch_once(
+                    url, dest, timeout=timeout, max_bytes=max_bytes, deadline=deadline
+                )
+            except TransientError as exc:
+                if attempt == attempts:
+                    suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
+                    raise TransientError(f"{exc}{suffix}") from None
+                delay = backoff * 2 ** (attempt - 1)
+                if delay >= deadline.remaining():
+                    raise deadline.exceeded(url, 0, attempt, exc) from None
+                if on_retry:
+                    on_retry(
+                        f"attempt {attempt} of {attempts} failed: {exc}; retrying in {delay:g} s"
+                    )
+                time.sleep(delay)
+    finally:
+        deadline.close()
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -502,13 +706,13 @@ def gunzip_name(file_name: str) -> str:
 
 def _gunzip(src: Path, work: Path, file_name: str, url: str, max_bytes: int) -> list[str]:
     if not _head(src, 2).startswith(GZIP_MAGIC):
-        raise DownloadError(f"not a gzip file: {redact(url)} (set decompress: none to keep it)")
+        raise DownloadError(f"not a gzip file: {redact_url(url)} (set decompress: none to keep it)")
     name = check_file_name(gunzip_name(file_name))
     try:
         with gzip.open(src, "rb") as data, (work / name).open("wb") as out:
             copy_capped(data.read, out, max_bytes, "decompressed data")
     except (OSError, EOFError, zlib.error) as exc:
-        raise DownloadError(f"corrupt gzip file from {redact(url)}: {_reason(exc)}") from None
+        raise DownloadError(f"corrupt gzip file from {redact_url(url)}: {_reason(exc)}") from None
     return [name]
 
 
@@ -548,7 +752,7 @@ def _members(archive: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, Path]]:
 
 def _unzip(src: Path, work: Path, url: str, max_bytes: int) -> list[str]:
     if not zipfile.is_zipfile(src):
-        raise DownloadError(f"not a zip file: {redact(url)} (set decompress: none to keep it)")
+        raise DownloadError(f"not a zip file: {redact_url(url)} (set decompress: none to keep it)")
     written: list[str] = []
     total = 0
     try:
@@ -559,7 +763,7 @@ def _unzip(src: Path, work: Path, url: str, max_bytes: int) -> list[str]:
                     total = copy_capped(data.read, out, max_bytes, "decompressed data", total)
                 written.append(target.as_posix())
     except ZIP_ERRORS as exc:
-        raise DownloadError(f"cannot extract zip from {redact(url)}: {_reason(exc)}") from None
+        raise DownloadError(f"cannot extract zip from {redact_url(url)}: {_reason(exc)}") from None
     return written
 
 
@@ -574,6 +778,7 @@ def decompress(
     mode = choose_mode(mode, src, url, file_name)
     if mode == "none":
         os.replace(src, sink / file_name)
+        follow_umask(sink / file_name)  # mkstemp made it 0600
         return [file_name]
     work = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, suffix=".d", dir=sink))
     try:
@@ -583,6 +788,7 @@ def decompress(
             names = _unzip(src, work, url, max_bytes)
         for entry in sorted(work.iterdir()):
             os.replace(entry, sink / entry.name)
+            follow_umask(sink / entry.name)
         return names
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -641,7 +847,8 @@ def _summary(size: int, names: list[str], elapsed: float) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """``text`` on one line, without URL credentials: what this job prints goes to log.txt."""
+    return redact_url(" ".join(text.split()))
 
 
 def run(specs: Mapping[str, Any], out: IO[str]) -> None:
@@ -655,12 +862,13 @@ def run(specs: Mapping[str, Any], out: IO[str]) -> None:
     before = {entry.name for entry in params.sink.iterdir()}
     try:
         size, names = download(
-            params, on_retry=lambda note: print(f"{prefix}: {note}", file=out, flush=True)
+            params,
+            on_retry=lambda note: print(_one_line(f"{prefix}: {note}"), file=out, flush=True),
         )
     except BaseException:
         _clear(params.sink, before)
         raise
-    print(_summary(size, names, time.monotonic() - started), file=out, flush=True)
+    print(_one_line(_summary(size, names, time.monotonic() - started)), file=out, flush=True)
 
 
 def main(

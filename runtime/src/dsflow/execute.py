@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from .child_lifetime import die_with_parent
 from .errors import DsflowError
 
 if TYPE_CHECKING:
@@ -70,11 +71,20 @@ def run_notebook(
         raise JobFailed(f"cell {exc.exec_count} raised {exc.ename}: {evalue}") from None
 
 
-def _tee(stream: IO[bytes], sinks: list[IO[bytes]], keep: list[bytes]) -> None:
+def _tee(
+    stream: IO[bytes], sinks: list[IO[bytes]], keep: list[bytes], failed: list[OSError]
+) -> None:
+    # the pipe is drained to its end whatever happens to a sink: a child blocked on a full
+    # pipe would never exit, and the run would hang holding its lock
+    live = list(sinks)
     for line in iter(stream.readline, b""):
-        for sink in sinks:
-            sink.write(line)
-            sink.flush()
+        for sink in list(live):
+            try:
+                sink.write(line)
+                sink.flush()
+            except OSError as exc:  # a full or read-only disk under the log
+                live.remove(sink)
+                failed.append(exc)
         keep.append(line)
 
 
@@ -92,20 +102,33 @@ def script_command(spec: JobSpec) -> list[str]:
 def run_script(cmd: list[str], task_specs: dict[str, Any], cwd: Path, log: Path) -> None:
     """Run a command-line job with ``TASK_SPECS`` (JSON) in its environment; log its output."""
     env = dict(os.environ, TASK_SPECS=json.dumps(task_specs, default=str))
-    with log.open("wb") as log_file:
+    with log.open(
+        "wb", buffering=0
+    ) as log_file:  # unbuffered: a full disk fails the write, not close()
         proc = subprocess.Popen(
-            cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=die_with_parent(),  # noqa: PLW1509 - prctl only, no locks taken
         )
         errors: list[bytes] = []
+        failed: list[OSError] = []
         threads = [
-            threading.Thread(target=_tee, args=(proc.stdout, [sys.stdout.buffer, log_file], [])),
-            threading.Thread(target=_tee, args=(proc.stderr, [log_file], errors)),
+            threading.Thread(
+                target=_tee, args=(proc.stdout, [sys.stdout.buffer, log_file], [], failed)
+            ),
+            threading.Thread(target=_tee, args=(proc.stderr, [log_file], errors, failed)),
         ]
         for thread in threads:
             thread.start()
         code = proc.wait()
         for thread in threads:
             thread.join()
+    if failed:
+        exc = failed[0]
+        raise DsflowError(f"cannot write {log}: {exc.strerror or exc}; the job's output is lost")
     if code != 0:
         last = next((e.decode(errors="replace").strip() for e in reversed(errors) if e.strip()), "")
         raise JobFailed(f"{Path(cmd[-1]).name} exited {code}" + (f": {last}" if last else ""))

@@ -5,6 +5,11 @@ A Dash app (run as ``python -m dsflow.explorer``): a status heatmap of datasets 
 (a dimension: its latest snapshot's rows and how many snapshots), and the latest
 run reports, served by the app itself under ``/reports/...``. Everything is read from the
 datastore on each page load with pyarrow and the run records: no JVM.
+
+A partition a reader could not read (a file whose Parquet footer is unreadable, columns whose
+types disagree with the table's other partitions') is listed in a warning panel above the
+tables, with the job to re-run; anything else that fails while the page is built shows as an
+error panel (HTTP 200), never an HTTP 500.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .dashboards import guard_layout, problem_panel, unreadable_partitions
 from .datastore import JOB_RUNS
 from .errors import DsflowError
 from .partitions import partition_value
-from .reports import RUN_RECORD
+from .reports import RUN_RECORD, run_status
 from .status import grain_sections
 from .table_rows import table_rows
 
@@ -132,7 +138,7 @@ def _runs(datastore: Path, limit: int = 30) -> list[dict[str, Any]]:
             {
                 "job": record.get("job", "?"),
                 "partition": record.get("partition", "?"),
-                "status": record.get("status", "?"),
+                "status": run_status(record, datastore / JOB_RUNS / rel.parts[0] / ".locks"),
                 "seconds": record.get("duration_s", ""),
                 "finished": record.get("finished_at", ""),
                 "report": f"[{report}](/reports/{rel.as_posix()}/{report})",
@@ -165,6 +171,7 @@ def build_app() -> Any:
         except DsflowError as exc:  # a broken spec must not take the explorer down
             states, problem, start, end = {}, str(exc), "", ""
         tables = _tables_rows(datastore)
+        unreadable = unreadable_partitions(datastore)
         runs = _runs(datastore)
         return html.Div(
             style={"fontFamily": "sans-serif", "margin": "1em 2em"},
@@ -173,6 +180,14 @@ def build_app() -> Any:
                 html.P(problem or f"partitions {start} to {end}; refresh to update"),
                 dcc.Graph(id="status", figure=status_figure(states)),
                 html.H3("Tables"),
+                html.Div(
+                    id="table-problems",
+                    children=problem_panel(
+                        unreadable,
+                        "Partitions that cannot be read (a dashboard leaves them out):",
+                        warning=True,
+                    ),
+                ),
                 dash_table.DataTable(
                     id="tables",
                     data=tables,
@@ -196,7 +211,7 @@ def build_app() -> Any:
         )
 
     app = Dash(__name__, title=f"{settings.project} datastore")
-    app.layout = layout
+    app.layout = guard_layout(layout)  # a page that fails shows why instead of an HTTP 500
 
     @app.server.route("/reports/<path:rel>")
     def report(rel: str) -> Any:

@@ -1,9 +1,10 @@
 """The job graph: which job feeds which, inferred from the specs' declared inputs and outputs.
 
 ``just pipeline``, ``just backfill``, ``just status`` and ``just dag`` all use this one graph.
-A job depends on the job that writes a dataset it reads. Errors: two jobs writing one dataset,
-an input nobody writes (unless the input says ``external: true``), a cycle (a job reading its
-own *previous* partitions is not one: its partitions simply run in order).
+A job depends on the job that writes a dataset it reads. Errors: two job names differing only by
+``-`` and ``_``, two jobs writing one dataset, an input nobody writes (unless the input says
+``external: true``), a cycle (a job reading its own *previous* partitions is not one: its
+partitions simply run in order).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 from .errors import DsflowError
 from .mapping import compatible, incompatible_reason
+from .names import check_distinct_names
 from .project import Project
 from .settings import Settings
 from .specs import JobSpec, find_job
@@ -89,6 +91,7 @@ class Graph:
 def build_graph(project: Project, settings: Settings) -> Graph:
     """Load every job spec and check the graph; raise a one-line error on the first problem."""
     names = project.job_names()
+    check_distinct_names(names)  # every job folder, dashboards too, as `just new-job` does
     jobs = {}
     for name in names:
         spec = find_job(project, name, settings.default_grain)

@@ -6,6 +6,8 @@ import re
 import shutil
 import sys
 import tempfile
+import unicodedata
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +15,49 @@ import copier
 from copier.errors import CopierError
 
 from .errors import DsflowError
-from .names import check_job_name
+from .names import check_name, normalised_name, quoted
 from .project import ANSWERS_FILE, Project, read_answers
 from .settings import load_settings
 from .templates import job_templates, template_checkout
+from .umask import follow_umask
 
-_NAME_HELP = "lowercase letters, digits and underscores, starting with a letter"
 # copier's words for a question without a default that got no answer
 _REQUIRED = re.compile(r'Question "(\w+)" is required')
+# Answers that name something follow the name rule; the label says what they name.
+_NAMED = {
+    "name": "dataset",
+    "job_name": "job",
+    "table": "table",
+    "source_dataset": "source dataset",
+}
+_NAME_LISTS = {"source_table": "source table"}  # comma-separated names
+_TAB_ALLOWED = {"delimiter"}  # a tab is a CSV delimiter; any other answer is one plain line
+
+
+def check_answers(answers: Mapping[str, Any]) -> None:
+    """Refuse an answer that is not a name by the name rule (when it names something) or that
+    holds a control or invisible format character (newline, tab, NUL, bidi override...).
+
+    The job templates emit each answer that is a whole value of ``job_specs.yaml`` as a YAML
+    (JSON) scalar, so it reads back as exactly itself; names also go into paths (``raw/<name>``)
+    and comments, which the name rule keeps safe.
+    """
+    for key, value in answers.items():
+        if key.startswith("_") or not isinstance(value, str):
+            continue  # copier's own (_commit, _src_path), and typed answers
+        if key in _NAMED:
+            check_name(value, _NAMED[key])
+        elif key in _NAME_LISTS:
+            for part in value.split(","):
+                check_name(part.strip(), _NAME_LISTS[key])
+        for char in value:
+            if char == "\t" and key in _TAB_ALLOWED:
+                continue
+            if unicodedata.category(char).startswith("C"):
+                raise DsflowError(
+                    f"invalid {key} {quoted(value)}: it holds the control character {char!r}; "
+                    "give it on one line, without control characters"
+                )
 
 
 def new_job(
@@ -37,11 +74,13 @@ def new_job(
     """
     if interactive is None:
         interactive = sys.stdin.isatty()
-    check_job_name(name)
+    check_name(name, "dataset")
     if "-" in name:
-        raise DsflowError(f"invalid name {name!r}: {_NAME_HELP} (tables cannot contain '-')")
-    if "job_name" in params:
-        check_job_name(params["job_name"])
+        raise DsflowError(
+            f"invalid dataset name {name!r}: use lowercase letters, digits and '_' "
+            "(it names a table too, and a table name cannot contain '-')"
+        )
+    check_answers(params)  # before copier runs: a hostile value never reaches a template
     data: dict[str, str] = {"grain": load_settings(project).default_grain}
     data.update(params)
     data.update(template=template, name=name)
@@ -61,13 +100,29 @@ def new_job(
                     f"unknown parameter(s) for template {template!r}: {', '.join(unknown)}; "
                     f"see `just templates` and job-templates/{template}/README.md"
                 )
-            job_name = check_job_name(str(answers["job_name"]))
+            try:
+                check_answers(answers)  # the ones typed at copier's prompts too
+            except DsflowError as exc:
+                if "job_name" in params or not str(exc).startswith("invalid job name"):
+                    raise
+                raise DsflowError(
+                    f"{exc}; it is made from NAME: pass job_name=<a shorter name>"
+                ) from None
+            job_name = str(answers["job_name"])
             target = project.jobs_dir / job_name
             if target.exists():
                 raise DsflowError(
                     f"job {job_name!r} already exists in jobs/; pick another NAME or "
                     "pass job_name=<new name>"
                 )
+            for other in project.job_names():
+                if normalised_name(other) == normalised_name(job_name):
+                    raise DsflowError(
+                        f"job {job_name!r} would collide with job {other!r}: names differing "
+                        "only by '-' and '_' are one name to Airflow; pick another NAME or "
+                        "pass job_name=<new name>"
+                    )
+            follow_umask(staging)  # mkdtemp made it 0700
             staging.rename(target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -8,10 +8,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .locks import held
+from .redaction import redact_value
 from .specs import OUTPUT_KEYS, JobSpec
 
 RUN_RECORD = "run.json"
 HISTORY = "history.jsonl"
+RUNNING = "running"  # run.json while its run goes on; still there after a kill
+KILLED = "killed"
 
 
 _local = threading.local()
@@ -97,16 +101,27 @@ def _not_code(rel: Path) -> bool:
 
 
 def write_record(report_dir: Path, record: dict[str, Any]) -> Path:
-    """Write the run record (``run.json``) into the partition's report folder."""
+    """Write the run record (``run.json``) into the partition's report folder, whole or not
+    at all (a run killed while writing it leaves the previous one)."""
     path = report_dir / RUN_RECORD
-    path.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    tmp = path.with_name(f".{RUN_RECORD}.tmp")
+    tmp.write_text(json.dumps(redact_value(record), indent=2, default=str) + "\n")
+    tmp.replace(path)
     return path
+
+
+def run_status(record: dict[str, Any], lock_dir: Path) -> str:
+    """The record's status, where a run that says ``running`` but holds no lock was killed."""
+    status = str(record.get("status", "?"))
+    if status == RUNNING and not held(lock_dir, str(record.get("partition", ""))):
+        return KILLED
+    return status
 
 
 def append_history(job_runs: Path, record: dict[str, Any]) -> None:
     """One line per run in ``job_runs/<job>/history.jsonl``."""
     with (job_runs / HISTORY).open("a") as handle:
-        handle.write(json.dumps(record, default=str) + "\n")
+        handle.write(json.dumps(redact_value(record), default=str) + "\n")
 
 
 def read_record(report_dir: Path) -> dict[str, Any] | None:

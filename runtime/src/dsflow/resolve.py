@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,14 @@ from .datastore import (
     partition_dir,
     recorded_grain,
 )
+from .envfile import lookup_values
 from .errors import DsflowError
 from .mapping import compatible, incompatible_reason, input_span
 from .partitions import Partition, default_partition, parse_partition, partition_for, period
 from .project import Project
+from .redaction import redact_url
 from .settings import Settings
-from .specs import DatasetRef, JobSpec, find_job
+from .specs import SPEC_FILE, DatasetRef, JobSpec, find_job
 
 
 def resolve_partition(spec: JobSpec, ds: str | None) -> Partition:
@@ -162,6 +165,38 @@ def check_inputs(project: Project, settings: Settings, spec: JobSpec, part: Part
         )
 
 
+def check_input_files(project: Project, settings: Settings, spec: JobSpec, part: Partition) -> None:
+    """Every Parquet file of the table partitions the run reads must have a readable footer:
+    a corrupt one is named with its partition here, and refuses this run only, instead of a
+    Spark error deep in the job (every other ``ds`` runs as usual)."""
+    import pyarrow.parquet as pq
+
+    grains = input_grains(project, settings, spec)
+    for ref in spec.inputs:
+        if ref.area != "tables" or any(out.path == ref.path for out in spec.outputs):
+            continue
+        for used in input_partitions(settings, spec, ref, part, grains[ref.path]):
+            folder = partition_dir(settings, ref, used)
+            for path in sorted(folder.rglob("*.parquet")):
+                if any(p.startswith(("_", ".")) for p in path.relative_to(folder).parts):
+                    continue
+                try:
+                    pq.read_metadata(path)
+                except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+                    found = _writer_specs(project, settings).get(ref.path, [])
+                    hint = (
+                        f"re-run the job that writes it: just run job={found[0].name} "
+                        f"ds={used.value}"
+                        if len(found) == 1
+                        else "replace the file or re-run the job that writes it"
+                    )
+                    reason = " ".join(str(exc).split())[:160]
+                    raise DsflowError(
+                        f"input {ref.path}/{used.label}: {path.relative_to(folder)} is not "
+                        f"readable Parquet ({reason}); {hint}"
+                    ) from None
+
+
 def _writer_hint(
     project: Project,
     settings: Settings,
@@ -180,6 +215,19 @@ def _writer_hint(
         first, last = missing[0].value, missing[-1].value
         return f"; run them first: just backfill job={found[0].name} start={first} end={last}"
     return f"; run it first: just run job={found[0].name} ds={part.value}"
+
+
+def check_sole_writer(project: Project, settings: Settings, spec: JobSpec) -> None:
+    """Refuse to run a job whose output another job also declares: each would overwrite the
+    other's partitions (`just graph` refuses such a project too)."""
+    writers = _writer_specs(project, settings)
+    for ref in spec.outputs:
+        others = sorted(w.name for w in writers.get(ref.path, []) if w.name != spec.name)
+        if others:
+            raise DsflowError(
+                f"{ref.path} is also an output of job {' and '.join(others)}: a dataset has "
+                f"one writer; rename the output of one of them in its job_specs.yaml"
+            )
 
 
 def check_output_grains(settings: Settings, spec: JobSpec) -> None:
@@ -210,11 +258,11 @@ def _render(value: Any, context: dict[str, Any]) -> Any:
             return _template_env().from_string(value).render(context)
         except jinja2.exceptions.SecurityError:
             raise DsflowError(
-                f"cannot render {value!r}: a value may use the documented variables only "
-                "(ds, ds_nodash, partition, job_name, job_parameters.<key>)"
+                f"cannot render {redact_url(repr(value))}: a value may use the documented "
+                "variables only (ds, ds_nodash, partition, job_name, job_parameters.<key>)"
             ) from None
         except jinja2.TemplateError as exc:
-            raise DsflowError(f"cannot render {value!r}: {exc}") from None
+            raise DsflowError(f"cannot render {redact_url(repr(value))}: {exc}") from None
     if isinstance(value, dict):
         return {k: _render(v, context) for k, v in value.items()}
     if isinstance(value, list):
@@ -309,6 +357,79 @@ def resolve_parameters(
 
 def parameters_hash(params: dict[str, Any], settings: Settings) -> str:
     """A hash of a run's resolved parameters, blind to where the datastore is (a moved or
-    cloned project, or the container's /data, is not a parameter change)."""
+    cloned project, or the container's /data, is not a parameter change) and to the values of
+    secrets: ``params`` holds their ``${NAME}`` references (:func:`resolve_secrets`), so a
+    rotated password does not make every partition stale."""
     text = json.dumps(params, sort_keys=True, default=str).replace(str(settings.datastore), "")
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------ secrets: ${NAME}
+
+# ${NAME} in a parameter or spec value: a secret from the project's .env (or the environment),
+# put in when the job starts and written nowhere; $${NAME} stands for a literal ${NAME}.
+SECRET_REF = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ENV_FILE = ".env"
+
+
+def secret_names(value: Any) -> list[str]:
+    """The names ``value`` (a string, or dicts and lists of them) references as ``${NAME}``,
+    in order of first use, escaped ``$${NAME}`` left out."""
+    return list(dict.fromkeys(name for _, name in _references(value, "")))
+
+
+def _references(value: Any, key: str) -> list[tuple[str, str]]:
+    """(key path, name) of every ``${NAME}`` in ``value``; ``key`` is the path to ``value``."""
+    if isinstance(value, str):
+        return [(key, m.group(2)) for m in SECRET_REF.finditer(value) if not m.group(1)]
+    if isinstance(value, dict):
+        return [ref for k, v in value.items() for ref in _references(v, f"{key}.{k}".lstrip("."))]
+    if isinstance(value, list | tuple):
+        return [ref for i, v in enumerate(value) for ref in _references(v, f"{key}[{i}]")]
+    return []
+
+
+def resolve_secrets(
+    root: Path, spec: JobSpec, params: dict[str, Any], environ: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The value of every ``${NAME}`` in the run's resolved ``params``, from the project's
+    ``.env`` first, then the environment (:func:`dsflow.envfile.lookup_values`).
+
+    Call it before anything is written: a name set nowhere (or empty) is refused in one line
+    naming the spec file and the key that uses it. The values go to the job only
+    (:func:`substitute_secrets`); records, logs and messages get them redacted back to
+    ``${NAME}`` (:mod:`dsflow.redaction`).
+    """
+    sections = {k: params.get(k) for k in ("job_parameters", "task_specs")}
+    used: dict[str, str] = {}  # name -> the first key that uses it
+    for key, name in _references(sections, "") + _references(params, ""):
+        used.setdefault(name, key)
+    values = lookup_values(used, root / ENV_FILE, environ)
+    for name, key in used.items():
+        if name not in values:
+            raise DsflowError(
+                f"{spec.folder / SPEC_FILE}: {key} uses ${{{name}}}, which is not set: add "
+                f"{name}=<value> to {root / ENV_FILE} (or set it in the environment)"
+            )
+    return values
+
+
+def substitute_secrets(value: Any, secrets: dict[str, str]) -> Any:
+    """A copy of ``value`` with each ``${NAME}`` replaced by ``secrets[NAME]`` and each
+    ``$${NAME}`` by a literal ``${NAME}``: what the job itself gets."""
+    if isinstance(value, str):
+        return SECRET_REF.sub(lambda m: _secret(m, secrets), value)
+    if isinstance(value, dict):
+        return {k: substitute_secrets(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [substitute_secrets(v, secrets) for v in value]
+    return value
+
+
+def _secret(match: re.Match[str], secrets: dict[str, str]) -> str:
+    escaped, name = match.group(1), match.group(2)
+    if escaped:
+        return "${" + name + "}"
+    if name not in secrets:  # resolve_secrets() names the key; this is a caller's slip
+        raise DsflowError(f"${{{name}}} is not set: add {name}=<value> to the project's .env")
+    return secrets[name]

@@ -25,25 +25,40 @@ from .datastore import (
     complete_partitions,
     dataset_dir,
     job_runs_dir,
+    locks_dir,
     partition_dir,
     read_meta,
     report_dir,
 )
-from .errors import DsflowError
+from .errors import DsflowError, disk_error
 from .execute import JobFailed, run_notebook, run_script, script_command
+from .faults import checkpoint
 from .kernels import KernelPool
 from .locks import partition_lock
 from .partitions import Partition
 from .project import PROJECT_ROOT_ENV, Project
-from .publish import clean_stale_staging, publish, staging_dir
-from .reports import append_history, code_hash, render_html, write_record
+from .publish import clean_stale_staging, publish_all, recover, staging_dir
+from .redaction import redact_run_files, redact_text, redact_value
+from .reports import (
+    KILLED,
+    RUNNING,
+    append_history,
+    code_hash,
+    read_record,
+    render_html,
+    write_record,
+)
 from .resolve import (
+    check_input_files,
     check_inputs,
     check_output_grains,
+    check_sole_writer,
     input_partitions,
     parameters_hash,
     resolve_parameters,
     resolve_partition,
+    resolve_secrets,
+    substitute_secrets,
     upstream_key,
 )
 from .settings import Settings, load_settings
@@ -78,12 +93,15 @@ def run_job(
         raise DsflowError(f"job {job} is a dashboard: serve it with `just dash job={job}`")
     part = resolve_partition(spec, ds)
     params = resolve_parameters(spec, part, overrides or {}, settings)
+    resolve_secrets(project.root, spec, params)  # an unset ${NAME}: refused, nothing written
+    check_sole_writer(project, settings, spec)
     check_inputs(project, settings, spec, part)
+    check_input_files(project, settings, spec, part)
     check_output_grains(settings, spec)
     _check_declared_schemas(project, spec)
 
     reports = report_dir(settings, job, part)
-    lock_dir = job_runs_dir(settings, job) / ".locks"
+    lock_dir = locks_dir(settings, job)
     with partition_lock(lock_dir, job, part.label):
         return _run_locked(project, settings, spec, part, params, reports, kernels)
 
@@ -113,12 +131,18 @@ def _run_locked(
     reports: Path,
     kernels: KernelPool | None = None,
 ) -> RunResult:
+    checkpoint("locked")
+    secrets = resolve_secrets(project.root, spec, params)  # the values, for the job alone
     phash = parameters_hash(params, settings)  # before the staging paths are filled in
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     started = time.time()
     reports.mkdir(parents=True, exist_ok=True)
+    _record_killed_run(settings, spec, reports)
     for stale in ("report.ipynb", "report.html", "log.txt"):
         (reports / stale).unlink(missing_ok=True)
+    for final in recover(reports):
+        shown = Path(final).relative_to(settings.datastore)
+        print(f"put back the previous {shown}: a killed run had published it alone", flush=True)
     staging: dict[str, Path] = {}
     for ref in spec.outputs:
         parent = _staging_parent(settings, ref, part)
@@ -140,30 +164,40 @@ def _run_locked(
         "parameters_hash": phash,
         "upstream": _upstream(settings, spec, part),
     }
+    write_record(reports, {**record, "status": RUNNING, "pid": os.getpid()})
     os.environ[PROJECT_ROOT_ENV] = str(project.root)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     label = f"{spec.name} {part.label}"
     print(f"run {label}: {spec.code_name} ({spec.job_class})", flush=True)
+    checkpoint("staged")
     try:
         try:
-            _execute(spec, params, reports, job_runs_dir(settings, spec.name) / KERNEL_LOG, kernels)
+            job_params = substitute_secrets(params, secrets)  # the job alone sees the values
+            _execute(
+                spec, job_params, reports, job_runs_dir(settings, spec.name) / KERNEL_LOG, kernels
+            )
         finally:
+            redact_run_files(reports, secrets)  # before the report is rendered or served
             if (reports / "report.ipynb").is_file():
                 with _HTML_LOCK:  # nbconvert's exporters are not known to be thread-safe
                     render_html(reports / "report.ipynb", reports / "report.html")
+        checkpoint("executed")
         with ExitStack() as held:
-            lock_dir = job_runs_dir(settings, spec.name) / ".locks"
+            lock_dir = locks_dir(settings, spec.name)
             for ref in spec.outputs:
                 if ref.area == "tables":
                     held.enter_context(contract_lock(lock_dir, ref.name))
-            _check_and_publish(project, settings, spec, part, staging, record)
+            _check_and_publish(project, settings, spec, part, staging, record, reports)
         record["status"] = "success"
     except Exception as exc:  # the job's failure, a check's, or a dead kernel: all exit 1
+        if isinstance(exc, OSError) and disk_error(exc):
+            exc = disk_error(exc)
         cause = str(exc) if isinstance(exc, DsflowError) else f"{exc.__class__.__name__}: {exc}"
         record["status"] = "failed"
         record["error"] = cause
-        raise JobFailed(f"{label} failed: {cause}; report: {_report_file(reports)}") from None
+        message = f"{label} failed: {cause}; report: {_report_file(reports)}"
+        raise JobFailed(redact_text(message, secrets)) from None
     finally:
         for path in staging.values():
             shutil.rmtree(path, ignore_errors=True)
@@ -171,8 +205,8 @@ def _run_locked(
         record["finished_at"] = datetime.now(UTC).isoformat()
         record["duration_s"] = round(time.time() - started, 3)
         record["report"] = str(_report_file(reports))
-        write_record(reports, record)
-        append_history(job_runs_dir(settings, spec.name), record)
+        record.update(redact_value(record, secrets))  # no credential in run.json or history
+        _write_records(settings, spec, reports, record, failing=sys.exc_info()[1] is not None)
     outputs = ", ".join(f"{p}/{part.label} ({n} rows)" for p, n in record["rows"].items())
     print(
         f"ok {label} in {record['duration_s']:.1f} s -> {outputs or 'no declared outputs'}; "
@@ -182,6 +216,38 @@ def _run_locked(
     return RunResult("success", reports, record)
 
 
+def _record_killed_run(settings: Settings, spec: JobSpec, reports: Path) -> None:
+    """A run.json still saying ``running`` under our lock is a killed run's: history gets it."""
+    try:
+        previous = read_record(reports)
+    except ValueError:
+        return
+    if previous and previous.get("status") == RUNNING:
+        previous.update(status=KILLED, error="killed before it finished")
+        append_history(job_runs_dir(settings, spec.name), previous)
+
+
+def _write_records(
+    settings: Settings, spec: JobSpec, reports: Path, record: dict[str, Any], failing: bool
+) -> None:
+    """run.json and the history line; when the disk refuses them, a failing run keeps its
+    own error (the one worth reading) and a successful one says what was not recorded."""
+    try:
+        write_record(reports, record)
+        checkpoint("recorded")
+        append_history(job_runs_dir(settings, spec.name), record)
+        checkpoint("finished")
+    except OSError as exc:
+        if failing:
+            return
+        error = disk_error(exc) or DsflowError(f"{exc.__class__.__name__}: {exc}")
+        unrecorded = DsflowError(
+            f"{spec.name} {record['partition']} was published, but its run record was not: {error}"
+        )
+        unrecorded.exit_code = 1
+        raise unrecorded from None
+
+
 def _check_and_publish(
     project: Project,
     settings: Settings,
@@ -189,9 +255,10 @@ def _check_and_publish(
     part: Partition,
     staging: dict[str, Path],
     record: dict[str, Any],
+    journal_dir: Path,
 ) -> None:
-    """Contracts, then checks, on every staged output; then publish them all, each table's
-    contract written once its partition is published (a refused run fixes nothing)."""
+    """Contracts, then checks, on every staged output; then publish them all together, each
+    table's contract written once its partition is published (a refused run fixes nothing)."""
     rows: dict[str, int] = {}
     passed: list[str] = []
     enforced: dict[str, Enforced] = {}
@@ -211,22 +278,26 @@ def _check_and_publish(
         passed += run_checks(folder, spec.checks) if ref.area == "tables" else []
     record["rows"] = rows
     record["checks"] = passed
+    published = []
     for ref in spec.outputs:
         keys = ("job", "partition", "run_id", "code_hash", "parameters_hash", "upstream")
         meta = {k: record[k] for k in keys}
         meta.update(rows=rows[ref.path], kind=ref.kind, grain=spec.grain)
         meta["published_at"] = datetime.now(UTC)
         outcome = enforced.get(ref.path)
-        contract = outcome.contract if outcome else None
-        if contract is not None and not part.parts:
+        if outcome and outcome.contract is not None and not part.parts:
             # an unpartitioned table's folder is its partition: the swap carries the contract
-            write_contract(staging[ref.path], contract)
-        final = partition_dir(settings, ref, part)
-        publish(staging[ref.path], final, meta)
-        if contract is not None and part.parts and outcome.changed:
+            write_contract(staging[ref.path], outcome.contract)
+        published.append((staging[ref.path], partition_dir(settings, ref, part), meta))
+    checkpoint("checked")
+    publish_all(published, journal_dir)
+    checkpoint("published")
+    for ref, (_, final, _) in zip(spec.outputs, published, strict=True):
+        outcome = enforced.get(ref.path)
+        if outcome and outcome.contract is not None and part.parts and outcome.changed:
             table_folder = dataset_dir(settings, ref)
-            write_contract(table_folder, contract)
-            _warn_unreadable(ref, table_folder, contract, final)
+            write_contract(table_folder, outcome.contract)
+            _warn_unreadable(ref, table_folder, outcome.contract, final)
 
 
 def _warn_unreadable(ref: DatasetRef, table_folder: Path, contract: Any, final: Path) -> None:

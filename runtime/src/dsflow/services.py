@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .child_lifetime import die_with_parent
 from .errors import DsflowError
 from .project import Project
 
@@ -104,12 +105,14 @@ def start(
     ready: Callable[[], bool] | None = None,
     timeout: float = 90.0,
     announce: str | None = None,
+    tied: bool = False,
 ) -> Service:
     """Start ``command`` in the background as service ``name`` and wait until it answers.
 
     ``port_setting`` tells the user how to pick another port when ``port`` is taken;
     ``announce`` is printed once the service is known not to run and its port is free. Two
     starts of one service at once are serialised: the second finds the first running.
+    A ``tied`` service dies with this process, however it ends (a backfill's own server).
     """
     folder = state_dir(project)
     folder.mkdir(parents=True, exist_ok=True)
@@ -135,6 +138,7 @@ def start(
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() signals exactly that
+                preexec_fn=die_with_parent() if tied else None,  # noqa: PLW1509
             )
         service = Service(name, proc.pid, _start_time(proc.pid), port, url, str(log), command)
         (folder / f"{name}.json").write_text(json.dumps(asdict(service), indent=2) + "\n")

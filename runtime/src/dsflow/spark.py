@@ -40,6 +40,7 @@ def spark_session(app_name: str = "dsflow") -> Any:
     remote = spark_remote(project)
     builder = SparkSession.builder.appName(app_name)
     if remote:
+        _authenticate(project, remote)
         builder = builder.remote(remote)
         # a Connect client can only set runtime SQL options; the server owns the rest
         conf = {k: v for k, v in conf.items() if k.startswith("spark.sql.")}
@@ -62,6 +63,19 @@ def spark_remote(project: Project) -> str:
     return (
         os.environ.get("DSFLOW_SPARK_REMOTE") or settings.spark_remote or server_url(project) or ""
     )
+
+
+def _authenticate(project: Project, remote: str) -> None:
+    """Give the Connect client the project's token when ``remote`` is the project's own server.
+
+    pyspark reads it from ``SPARK_CONNECT_AUTHENTICATE_TOKEN``; a server elsewhere gets only
+    what the user set there themselves, never this project's secret.
+    """
+    from .envfile import SPARK_TOKEN
+    from .spark_server import server_token, server_url
+
+    if remote == server_url(project):
+        os.environ[SPARK_TOKEN] = server_token(project)
 
 
 def _close_connect_session(session: Any) -> None:

@@ -3,6 +3,11 @@
 ``just spark`` starts it in the background (bound to 127.0.0.1, configured by
 ``config/spark-defaults.conf``); while it runs, ``dsflow.spark.spark_session()`` connects to it
 instead of starting a JVM per run. ``just stop spark`` or ``just stop-all`` stops it.
+
+A Connect client runs any Python it sends as the server's user, so the server refuses clients
+without the project's token (``SPARK_CONNECT_AUTHENTICATE_TOKEN`` in ``.env``, 0600): another
+local user can reach the port but not use it. The token reaches the server through its
+environment, never its command line (which ``ps`` shows to everyone).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import sys
 from pathlib import Path
 
 from . import services
+from .envfile import SPARK_TOKEN, ensure_secrets, read_env
 from .project import Project
 from .settings import load_settings
 
@@ -46,24 +52,37 @@ def server_command(project: Project, port: int) -> list[str]:
     ]
 
 
+def server_token(project: Project) -> str:
+    """The token the project's server requires of its clients (generated into ``.env``)."""
+    env_file = project.root / ".env"
+    ensure_secrets(env_file)  # a project set up before the token existed gets one now
+    return read_env(env_file)[SPARK_TOKEN]
+
+
 def start_server(
-    project: Project, announce: str = "starting the Spark Connect server (a JVM; about 10 s)..."
+    project: Project,
+    announce: str = "starting the Spark Connect server (a JVM; about 10 s)...",
+    tied: bool = False,
 ) -> services.Service:
     """Start the server (refusing if it already runs or its port is taken); ``announce`` is
-    printed once it is about to start."""
+    printed once it is about to start. A ``tied`` server dies with this process."""
     port = load_settings(project).port("spark")
     return services.start(
         project,
         NAME,
         server_command(project, port),
         port=port,
-        url=f"sc://127.0.0.1:{port}",
+        # pyspark sends a token over plain TCP only to the host named "localhost" (anything
+        # else would need TLS); the server still binds 127.0.0.1 alone
+        url=f"sc://localhost:{port}",
         port_setting="set ports.spark in dsflow.yml to a free port",
         env={
             "SPARK_LOCAL_IP": "127.0.0.1",
             "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
+            SPARK_TOKEN: server_token(project),
         },
         announce=announce,
+        tied=tied,
     )
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import yaml
 
+from .checks import check_problem
 from .errors import DsflowError
-from .names import check_job_name
+from .names import check_dataset_name, check_job_name, quoted
 from .partitions import GRAINS
 from .project import Project
 
@@ -22,6 +23,8 @@ MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 JOB_CLASSES = ("notebook", "command-line", "dashboard")
 TABLE_KINDS = ("fact", "dimension")
 INPUT_MAPPINGS = ("same", "previous", "all")  # plus last_<N>
+LAST_N = re.compile(r"last_([0-9]{1,9})")
+MAX_LAST = 1000  # hours to years: past it, `all` says what is meant without a huge plan
 KNOWN_KEYS = {
     "job_name", "class", "script", "module", "grain", "inputs", "outputs",
     "job_parameters", "task_specs", "checks", "description",
@@ -91,17 +94,25 @@ class JobSpec:
 
 
 class _Where:
-    """Line numbers of the keys in a YAML mapping, for error messages."""
+    """Line numbers of the keys in a YAML mapping (and of the entries of the lists under
+    them), for error messages."""
 
     def __init__(self, path: Path, node: yaml.Node | None):
         self.path = path
         self.lines: dict[str, int] = {}
+        self.items: dict[str, list[int]] = {}
         if isinstance(node, yaml.MappingNode):
-            for key, _ in node.value:
+            for key, value in node.value:
                 self.lines[str(key.value)] = key.start_mark.line + 1
+                if isinstance(value, yaml.SequenceNode):
+                    self.items[str(key.value)] = [v.start_mark.line + 1 for v in value.value]
 
-    def error(self, key: str | None, message: str) -> DsflowError:
-        line = self.lines.get(key or "")
+    def error(self, key: str | None, message: str, index: int | None = None) -> DsflowError:
+        """``path:line: key: message``; the line of entry ``index`` of the list under ``key``
+        when given, else of ``key`` itself."""
+        items = self.items.get(key or "", [])
+        line = items[index] if index is not None and index < len(items) else None
+        line = line or self.lines.get(key or "")
         where = f"{self.path}" + (f":{line}" if line else "") + (f": {key}" if key else "")
         return DsflowError(f"{where}: {message}")
 
@@ -136,53 +147,48 @@ def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         raise DsflowError(f"{path}{line}: not valid YAML ({problem})") from None
 
 
-def _dataset(item: Any, where: _Where, key: str) -> DatasetRef:
+def _dataset(item: Any, where: _Where, key: str, index: int) -> DatasetRef:
+    def error(message: str) -> DsflowError:
+        return where.error(key, message, index)
+
     if isinstance(item, str):
         area, _, name = item.strip("/").partition("/")
         item = {area: name} if area in ("raw", "tables") and name else {"?": item}
     if not isinstance(item, dict):
-        raise where.error(
-            key, f"each entry must be 'raw/<name>', 'tables/<name>' or a mapping, got {item!r}"
-        )
+        raise error(f"each entry must be 'raw/<name>', 'tables/<name>' or a mapping, got {item!r}")
     if "table" in item or "tables" in item:
         area, name = "tables", item.get("table", item.get("tables"))
     elif "raw" in item:
         area, name = "raw", item["raw"]
     else:
-        raise where.error(
-            key, f"entry {item!r} names no table (table: <name>) or raw dataset (raw: <name>)"
-        )
+        raise error(f"entry {item!r} names no table (table: <name>) or raw dataset (raw: <name>)")
     known = ENTRY_KEYS[key]
     unknown = sorted(set(item) - known)
     if unknown:
-        raise where.error(
-            key,
-            f"unknown key {unknown[0]!r} in {item!r} (known: {', '.join(sorted(known))})",
-        )
-    name = str(name or "")
-    if not name or "/" in name or name.startswith(".") or " " in name:
-        raise where.error(key, f"invalid dataset name {name!r}")
+        raise error(f"unknown key {unknown[0]!r} in {item!r} (known: {', '.join(sorted(known))})")
+    try:
+        check_dataset_name("" if name is None else name)
+    except DsflowError as exc:
+        raise error(str(exc)) from None
     kind = str(item.get("kind", "dimension" if name.startswith("dim_") else "fact"))
     if kind not in TABLE_KINDS:
-        raise where.error(key, f"kind must be fact or dimension, not {kind!r}")
+        raise error(f"kind must be fact or dimension, not {kind!r}")
     mapping = str(item.get("partitions", "same"))
-    if mapping not in INPUT_MAPPINGS and not (
-        mapping.startswith("last_") and mapping[5:].isdigit() and int(mapping[5:]) > 0
-    ):
-        raise where.error(
-            key, f"partitions must be same, previous, all or last_<N>, not {mapping!r}"
+    last = LAST_N.fullmatch(mapping)
+    if mapping not in INPUT_MAPPINGS and not (last and 1 <= int(last.group(1)) <= MAX_LAST):
+        raise error(
+            f"partitions must be same, previous, all or last_<N> with N from 1 to {MAX_LAST}, "
+            f"not {quoted(mapping)}"
         )
     flags = {}
     for flag in ("external", "partial", "schema_evolution", "allow_empty"):
         value = item.get(flag, False)
         if not isinstance(value, bool):
-            raise where.error(key, f"{flag} must be true or false, not {value!r}")
+            raise error(f"{flag} must be true or false, not {value!r}")
         flags[flag] = value
     schema = item.get("schema")
     if schema is not None and not isinstance(schema, (str, dict)):
-        raise where.error(
-            key, "schema must be a mapping of column: type, a DDL string or a YAML file path"
-        )
+        raise error("schema must be a mapping of column: type, a DDL string or a YAML file path")
     return DatasetRef(
         area,
         name,
@@ -208,7 +214,7 @@ def load_spec(folder: Path, default_grain: str = "daily") -> JobSpec:
     unknown = sorted(set(data) - KNOWN_KEYS)
     if unknown:
         raise where.error(unknown[0], f"unknown key (known: {', '.join(sorted(KNOWN_KEYS))})")
-    name = str(data.get("job_name") or folder.name)
+    name = data.get("job_name") or folder.name
     try:
         check_job_name(name)
     except DsflowError as exc:
@@ -252,22 +258,18 @@ def load_spec(folder: Path, default_grain: str = "daily") -> JobSpec:
         if not isinstance(value, dict):
             raise where.error(key, "must be a mapping")
         mappings[key] = value
-    from .checks import CHECK_KINDS
-
-    for check in lists["checks"]:
-        if not isinstance(check, dict) or len(check) != 1:
-            raise where.error("checks", f"each check is a one-key mapping, got {check!r}")
-        kind = next(iter(check))
-        if kind not in CHECK_KINDS:
-            raise where.error("checks", f"unknown check {kind!r} (known: {', '.join(CHECK_KINDS)})")
+    for index, check in enumerate(lists["checks"]):
+        problem = check_problem(check)
+        if problem:
+            raise where.error("checks", problem, index)
     return JobSpec(
         name=name,
         folder=folder,
         job_class=job_class,
         script=script_path,
         grain=grain,
-        inputs=[_dataset(i, where, "inputs") for i in lists["inputs"]],
-        outputs=[_dataset(o, where, "outputs") for o in lists["outputs"]],
+        inputs=[_dataset(x, where, "inputs", n) for n, x in enumerate(lists["inputs"])],
+        outputs=[_dataset(x, where, "outputs", n) for n, x in enumerate(lists["outputs"])],
         job_parameters=mappings["job_parameters"],
         task_specs=mappings["task_specs"],
         checks=lists["checks"],

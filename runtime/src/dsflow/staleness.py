@@ -7,10 +7,10 @@ the read-only views stay clear of the executor.
 
 from __future__ import annotations
 
-from .datastore import is_complete, partition_dir, read_meta, report_dir, run_id
+from .datastore import is_complete, locks_dir, partition_dir, read_meta, report_dir, run_id
 from .graph import Graph
 from .partitions import Partition, partition_range, range_bound
-from .reports import CODE_HASH_SCHEME, code_hash, read_record
+from .reports import CODE_HASH_SCHEME, KILLED, code_hash, read_record, run_status
 from .resolve import input_partitions, parameters_hash, resolve_parameters, upstream_key
 from .settings import Settings
 
@@ -39,8 +39,11 @@ def stale_reason(settings: Settings, graph: Graph, job: str, part: Partition) ->
         record = read_record(report_dir(settings, job, part))
         return None if record and record.get("status") == "success" else "never ran"
     record = read_record(report_dir(settings, job, part))
-    if record and record.get("status") == "failed":
+    status = run_status(record, locks_dir(settings, job)) if record else None
+    if status == "failed":
         return "last run failed"
+    if status == KILLED:
+        return "last run was killed"
     # the first output's metadata speaks for the run: every output is published with the same
     meta = read_meta(partition_dir(settings, spec.outputs[0], part)) or {}
     recorded_code = str(meta.get("code_hash") or "")

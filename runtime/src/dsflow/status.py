@@ -6,9 +6,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .datastore import complete_partitions, dataset_dir, is_complete, partition_dir, report_dir
+from .datastore import (
+    complete_partitions,
+    dataset_dir,
+    is_complete,
+    locks_dir,
+    partition_dir,
+    report_dir,
+)
+from .errors import DsflowError
 from .graph import Graph
+from .locks import held
 from .partitions import default_partition, parse_partition, partition_value, shift
+from .publish import STAGING_PREFIX
 from .reports import read_record
 from .settings import Settings
 from .staleness import job_partitions, stale_reason
@@ -43,6 +53,28 @@ def partition_states(
                 cells[part.label] = {"state": state, **({"why": why} if why else {})}
             result[ref.path] = {"job": job, "grain": spec.grain, "partitions": cells}
     return result
+
+
+def leftover_staging(settings: Settings, graph: Graph) -> list[str]:
+    """Staging folders no running run owns, relative to the datastore: what killed runs left.
+
+    The next run of the same job and partition removes them; until then they only take space.
+    """
+    found = []
+    for job, spec in graph.jobs.items():
+        for ref in spec.outputs:
+            folder = dataset_dir(settings, ref)
+            parent = folder if spec.grain != "none" else folder.parent
+            for path in sorted(parent.glob(f"{STAGING_PREFIX}{job}-*")):
+                # _staging-<job>-<partition value, or "all">-<YYYYmmddTHHMMSS>-<hex>
+                value = path.name[len(STAGING_PREFIX) + len(job) + 1 :].rsplit("-", 2)[0]
+                try:
+                    part = parse_partition("" if value == "all" else value, spec.grain)
+                except DsflowError:  # another job's, whose name starts like this one's
+                    continue
+                if not held(locks_dir(settings, job), part.label):
+                    found.append(str(path.relative_to(settings.datastore)))
+    return found
 
 
 def grain_sections(states: dict[str, dict[str, Any]]) -> list[tuple[str, list[str], list[str]]]:

@@ -154,8 +154,27 @@ def read_arrow(
     """
     import pyarrow as pa
 
-    info = _table(table, datastore)
+    info, chosen = arrow_partitions(table, start, end, as_of, history, datastore)
     contract = read_contract(info.folder)
+    keys = [] if info.unpartitioned else list(parse_partition_path(info.keys[0]))
+    pieces = [read_arrow_partition(info, p, contract) for p in chosen]
+    if not pieces:
+        fields = [] if contract is None else list(contract.arrow_schema())
+        return pa.schema(fields + [pa.field(k, pa.string()) for k in keys]).empty_table()
+    return pa.concat_tables(pieces, promote_options="permissive")
+
+
+def arrow_partitions(
+    table: str,
+    start: str | None = None,
+    end: str | None = None,
+    as_of: str | None = None,
+    history: bool = False,
+    datastore: Path | None = None,
+) -> tuple[Table, list[Path]]:
+    """The table and the complete partitions :func:`read_arrow` reads with these arguments
+    (a reader that reads them one at a time, the dashboards, picks the same ones)."""
+    info = _table(table, datastore)
     chosen = info.partitions
     if not info.unpartitioned:
         chosen = [p for p in chosen if _in_range(_ds_of(info, p), start, end)]
@@ -165,15 +184,12 @@ def read_arrow(
             if as_of and not eligible:
                 snapshot_as_of(info, as_of)  # raises: no snapshot at or before as_of
             chosen = eligible[-1:]
-    keys = [] if info.unpartitioned else list(parse_partition_path(info.keys[0]))
-    pieces = [_read_arrow_partition(info, p, contract) for p in chosen]
-    if not pieces:
-        fields = [] if contract is None else list(contract.arrow_schema())
-        return pa.schema(fields + [pa.field(k, pa.string()) for k in keys]).empty_table()
-    return pa.concat_tables(pieces, promote_options="permissive")
+    return info, chosen
 
 
-def _read_arrow_partition(table: Table, partition: Path, contract: Contract | None) -> Any:
+def read_arrow_partition(table: Table, partition: Path, contract: Contract | None) -> Any:
+    """One complete partition as a pyarrow Table: its Parquet files cast to ``contract`` (when
+    the table has one), its partition keys added as string columns."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
