@@ -11,6 +11,7 @@ dsflow.faults); full and read-only disks are real tmpfs mounts (root only: CI ru
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -63,6 +64,7 @@ JOBS = {
     "fill": spec("fill", "t_fill"),
     "noisy": spec("noisy", "t_noisy"),
     "after-fill": spec("after-fill", "t_after_fill", inputs=[{"table": "t_fill"}]),
+    "after-pair": spec("after-pair", "t_after_pair", inputs=[{"table": "t_pair_a"}]),
 }
 PAIR = ("t_pair_a", "t_pair_b")
 
@@ -167,8 +169,18 @@ def test_a_run_killed_at_each_step_loses_nothing_and_the_next_run_recovers(proje
 
     status = json.loads(just(project, "status", f"start={ds}", f"end={ds}", "format=json").stdout)
     leftovers = [p for p in status["leftovers"] if p.startswith("tables/t_pair_")]
-    # staging folders are shown until the next run of the partition sweeps them
-    assert len(leftovers) == (0 if point == "locked" or point in PUBLISHED_AT else 2), leftovers
+    # staging folders are shown until the next run of the partition sweeps them; those a
+    # half-done publish needs (they may hold the previous partitions) are shown apart
+    half = point in ("journaled", "swapped", "swapped:2")
+    assert status["half_published"] == ([f"just run job=pair ds={ds}"] if half else [])
+    assert len(leftovers) == (2 if point in ("staged", "executed", "checked", "marked") else 0)
+    if half:  # a reader of the pair waits: it would see one new output and one old
+        refusal = run(project, "job=after-pair", f"ds={ds}")
+        assert refusal.returncode == 2
+        assert one_error_line(refusal) == (
+            f"input tables/t_pair_a/ds={ds} is half-published (job pair was stopped between "
+            f"its outputs); run it again first: just run job=pair ds={ds}"
+        )
 
     report = just(project, "report", "job=pair", f"ds={ds}").stdout
     if point in ("locked",):
@@ -342,6 +354,28 @@ def test_a_corrupt_upstream_file_refuses_its_own_day_only(project):
     assert run(project, "job=after-fill", "ds=2024-03-11").returncode == 0
     assert run(project, "job=fill", "ds=2024-03-10").returncode == 0  # the hint works
     assert run(project, "job=after-fill", "ds=2024-03-10").returncode == 0
+
+
+@pytest.mark.fault
+def test_a_job_runs_folder_already_full_fails_before_the_job_and_cleans_up(project, tmpfs):
+    """Not even run.json fits: one line naming it, and no staging folder left behind."""
+    runs = tmpfs(project / "datastore/job_runs/fill", "64k")
+    filler = runs / "filler.bin"
+    with filler.open("wb", buffering=0) as handle, contextlib.suppress(OSError):
+        while True:
+            handle.write(b"\0" * 4096)
+    result = run(project, "job=fill", "ds=2024-03-05", timeout=120)
+    FIGURES["faults injected"] += 1
+    assert result.returncode == 1
+    line = one_error_line(result)
+    assert line.startswith(
+        f"fill ds=2024-03-05 failed: cannot write {runs}/ds=2024-03-05/run.json: No space left "
+        "on device; free some space, then run again"
+    ), line
+    assert staging_left(project, ("t_fill",)) == []
+    assert not partition(project, "t_fill", "2024-03-05").exists()
+    filler.unlink()
+    assert run(project, "job=fill", "ds=2024-03-05").returncode == 0
 
 
 # ------------------------------------------------------------------ a killed backfill

@@ -175,6 +175,13 @@ SCHEMA = "schema needs a mapping of column: type name (string, int64, double, ..
         pytest.param({"schema": {}}, f"{SCHEMA} {{}}", id="schema-empty"),
         pytest.param({"schema": {"id": 5}}, f"{SCHEMA} {{'id': 5}}", id="schema-number-type"),
         pytest.param(
+            {"schema": {"v": "notatype"}},
+            "schema: column v: unknown type 'notatype' (pyarrow's names, as a partition's files "
+            "show them: int64, double, string, bool, date32[day], timestamp[us], "
+            "decimal128(10, 2), ...)",
+            id="schema-unknown-type",
+        ),
+        pytest.param(
             {"sql": None},
             "sql needs a query selecting the offending rows of `this`, got None",
             id="sql-missing",

@@ -76,6 +76,8 @@ BOMB_SIZE = 1_000_000  # zeros: deflate to about 1 KB
 AUTH_USER = "alice"
 AUTH_PASSWORD = "s3cret-p@ss"
 AUTH_IN_URL = "alice:s3cret-p%40ss"
+# /private-hard/... wants this one: every character that means something in a URL
+HARD_PASSWORD = "alpha7/bravo8?charlie9#delta%41echo0@foxtrot:golf1"
 TRICKLE_BYTES = 100  # /trickle/... sends them one every TRICKLE_PAUSE s: 25 s in all
 TRICKLE_PAUSE = 0.25
 
@@ -96,7 +98,7 @@ class Handler(BaseHTTPRequestHandler):
     /samples/<file>, /flaky/<status>/<n>/<name> (fails n times), /always/<status>/<name>,
     /big/<n> (with Content-Length), /stream/<n> (without), /short (cut off), /gz/<name>,
     /zip/<name>, /fake.zip, /slip.zip, /bomb.zip, /bomb.gz, /slow, /redirect/<http|ftp>,
-    /private/<name> (HTTP basic auth), /redirect-private/<same|other>/<name> (to /private/ on
+    /private/<name> and /private-hard/<name> (HTTP basic auth), /redirect-private/<same|other>/<name> (to /private/ on
     127.0.0.1 or on localhost), /trickle/<length|stream> (a byte every TRICKLE_PAUSE s, with
     or without Content-Length), /slow-headers (the headers a byte at a time).
     """
@@ -157,8 +159,9 @@ class Handler(BaseHTTPRequestHandler):
         elif head == "slow":
             time.sleep(0.8)
             return self.send_body(b"late\n")
-        elif head == "private":
-            expected = base64.b64encode(f"{AUTH_USER}:{AUTH_PASSWORD}".encode()).decode()
+        elif head in ("private", "private-hard"):
+            password = AUTH_PASSWORD if head == "private" else HARD_PASSWORD
+            expected = base64.b64encode(f"{AUTH_USER}:{password}".encode()).decode()
             if self.headers["Authorization"] != f"Basic {expected}":
                 self.send_response(401)
                 self.send_header("WWW-Authenticate", 'Basic realm="test"')
@@ -722,7 +725,7 @@ def test_basic_auth_from_the_url(run, server, sink):
         ("alice:wrong", "the server refused the user name and password"),
         ("alice", "the server refused the user name and password"),
         ("", "the server wants a user name and password; put them in the url from the "
-         "project's .env: https://${USER}:${PASSWORD}@host/..."),
+         "project's .env: https://${API_USER}:${API_PASSWORD}@host/..."),
     ],
     ids=["wrong-password", "no-password", "no-credentials"],
 )  # fmt: skip
@@ -935,3 +938,16 @@ def test_copy_capped():
         dl.DownloadError, match=r"^body exceeds max_bytes=2 \(stopped at 3 bytes\)$"
     ):
         dl.copy_capped(io.BytesIO(b"abcdef").read, io.BytesIO(), 2, "body")
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("password", ["pa/ss", "se/cr#et", "x?y/z"])
+def test_a_raw_password_that_breaks_the_url_is_not_shown(password):
+    with pytest.raises(dl.DownloadError) as refused:
+        dl.check_url(f"https://alice:{password}@example.org/x.csv")
+    message = str(refused.value)
+    assert message == (
+        "malformed URL https://***: a user name or password holding '/', '?', '#' or ':' must "
+        "be percent-encoded, or kept in .env and written as ${NAME}"
+    )
+    # the same line whatever the password: no piece of it can be in there

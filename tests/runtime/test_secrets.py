@@ -214,6 +214,98 @@ def test_a_secret_in_a_query_string_is_put_back_as_its_reference(project, server
     assert "k3y-0123456789" not in out.out + out.err
 
 
+def test_a_short_secret_value_leaves_records_and_paths_alone(project, server, monkeypatch, capsys):
+    """ETL_USER=data: run.json, history and `just report` are built from ${ETL_USER} and keep
+    datastore/ and data.csv as they are (they once read ${ETL_USER}store/, ${ETL_USER}.csv)."""
+    from dsflow.cli import main
+
+    write_env(project, "ETL_USER=data\n")
+    template = server.url(f"/samples/meteo/json/{DS}.json") + "?user=${ETL_USER}"
+    result = run(download_job(project, template), file_name="data.csv")
+    assert result.status == "success"
+    assert (project / "datastore/raw/files" / f"ds={DS}" / "data.csv").is_file()
+    report = project / "datastore/job_runs" / JOB / f"ds={DS}" / "log.txt"
+    record = run_record(project)
+    assert record["parameters"]["file_name"] == "data.csv"
+    assert record["parameters"]["url"] == template  # the reference, as the spec has it
+    assert record["report"] == str(report)
+    assert history(project)[-1]["report"] == str(report)
+    for path in (report.parent / "run.json", report.parent.parent / "history.jsonl"):
+        text = path.read_text()
+        assert "${ETL_USER}store" not in text and "${ETL_USER}.csv" not in text
+    # what the job wrote gets values hidden where they stand alone, as a password would be
+    assert "wrote ${ETL_USER}.csv" in report.read_text()
+    capsys.readouterr()
+    monkeypatch.chdir(project)
+    assert main(["report", f"job={JOB}"]) == 0
+    shown = capsys.readouterr().out
+    assert f"  report: {report}\n" in shown and "${ETL_USER}" not in shown
+
+
+def test_a_secret_a_job_prints_is_replaced_in_its_log(project, capfd):
+    """Value redaction still applies to what a job writes: a whole token, in the log and in
+    the job's error line; the same letters inside a longer word are left."""
+    write_env(project, "API_KEY=k3y-0123456789\nETL_USER=data\n")
+    script = (
+        "import json, os, sys\n"
+        "p = json.loads(os.environ['TASK_SPECS'])\n"
+        "print('key:', p['key'], 'user:', p['user'], 'in', p['sink_path'])\n"
+        "sys.exit('failed with key ' + p['key'])\n"
+    )
+    spec = job_spec(
+        JOB, outputs=["raw/files"], job_parameters={"key": "${API_KEY}", "user": "${ETL_USER}"}
+    )
+    write_job(project / "jobs", JOB, spec, files={"job.py": script})
+    with pytest.raises(DsflowError) as failed:
+        run(find_project(project))
+    log = (project / "datastore/job_runs" / JOB / f"ds={DS}" / "log.txt").read_text()
+    assert log.startswith("key: ${API_KEY} user: ${ETL_USER} in " + str(project / "datastore"))
+    assert "failed with key ${API_KEY}" in log
+    assert "failed with key ${API_KEY}" in str(failed.value)
+    assert "failed with key ${API_KEY}" in run_record(project)["error"]
+    assert files_holding(project, ("k3y-0123456789",)) == []
+    out = capfd.readouterr()
+    assert "k3y-0123456789" not in out.out + out.err + str(failed.value)
+
+
+# a password with every character that means something in a URL, and words to look for
+HARD_PASSWORD = test_download.HARD_PASSWORD
+HARD_WORDS = ("alpha7", "bravo8", "charlie9", "delta", "echo0", "foxtrot", "golf1")
+
+
+def test_a_password_with_url_characters_authenticates(project, server, capfd):
+    """/ ? # % @ : in a ${NAME} password: percent-encoded in the URL's user-info, so the URL
+    stays one URL (it once failed with `Port could not be cast to integer value as 'se'`)."""
+    write_env(project, f"API_USER={AUTH_USER}\nAPI_PASSWORD='{HARD_PASSWORD}'\n")
+    template = server.url("/private-hard/x.json").replace("://", "://${API_USER}:${API_PASSWORD}@")
+    result = run(download_job(project, template))
+    assert result.status == "success"
+    assert server.hits("/private-hard/x.json") == 1
+    assert run_record(project)["parameters"]["url"] == template
+    out = capfd.readouterr()
+    assert files_holding(project, HARD_WORDS) == []
+    assert not any(w in out.out + out.err for w in HARD_WORDS)
+
+
+@pytest.mark.bad_input
+def test_a_wrong_password_with_url_characters_shows_no_part_of_it(project, server, capfd):
+    wrong = HARD_PASSWORD.replace("golf1", "golf2")
+    write_env(project, f"API_USER={AUTH_USER}\nAPI_PASSWORD='{wrong}'\n")
+    template = server.url("/private-hard/x.json").replace("://", "://${API_USER}:${API_PASSWORD}@")
+    with pytest.raises(DsflowError) as failed:
+        run(download_job(project, template))
+    shown = server.url("/private-hard/x.json").replace("://", "://***@")
+    cause = f"HTTP 401 Unauthorized for {shown}: the server refused the user name and password"
+    report = project / "datastore/job_runs" / JOB / f"ds={DS}" / "log.txt"
+    assert str(failed.value) == (
+        f"{LABEL} failed: dsflow.download exited 1: {JOB}: ds={DS}: {cause}; report: {report}"
+    )
+    out = capfd.readouterr()
+    words = (*HARD_WORDS, "golf2")
+    assert files_holding(project, words) == []
+    assert not any(w in out.out + out.err + str(failed.value) for w in words)
+
+
 def test_the_environment_fills_in_what_env_lacks(project, server, monkeypatch):
     write_env(project, f"API_USER={AUTH_USER}\n")
     monkeypatch.setenv("API_PASSWORD", AUTH_PASSWORD)
@@ -319,6 +411,21 @@ def test_secret_names_and_substitution():
 
 
 @pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("https://${U}:${P}@h:8443/x", "https://a%20b:p%2Fw%3F%23%25%40%3A@h:8443/x"),
+        ("https://${U}@h/x?p=${P}", "https://a%20b@h/x?p=p/w?#%@:"),
+        ("see http://${U}@h and ${P}", "see http://a%20b@h and p/w?#%@:"),
+        ("https://h/@${U}", "https://h/@a b"),
+        ("https://$${U}:${P}@h", "https://${U}:p%2Fw%3F%23%25%40%3A@h"),
+    ],
+    ids=["user-and-password", "query-string", "text-after", "at-in-path", "escaped"],
+)
+def test_a_secret_in_url_user_info_is_percent_encoded(template, expected):
+    assert substitute_secrets(template, {"U": "a b", "P": "p/w?#%@:"}) == expected
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("plain", "plain"),
@@ -404,6 +511,37 @@ def test_env_file_wins_over_the_environment(tmp_path):
 )
 def test_redact_url(text, expected):
     assert redact_url(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/tmp/proj/datastore/job_runs/x", "/tmp/proj/datastore/job_runs/x"),
+        ("metadata and data2 and 2data", "metadata and data2 and 2data"),
+        ("user=data;", "user=${ETL_USER};"),
+        ("data.csv", "${ETL_USER}.csv"),
+        ('"line\\ndata"', '"line\\n${ETL_USER}"'),
+        ('"\\u00e9data"', '"\\u00e9${ETL_USER}"'),
+        ("/p%2Fdata", "/p%2F${ETL_USER}"),
+        ("pw: p/w?#%@:", "pw: ${PW}"),
+        ("pw: p%2Fw%3F%23%25%40%3A", "pw: ${PW}"),
+        ("xp/w?#%@:", "xp/w?#%@:"),
+    ],
+    ids=[
+        "inside-a-path",
+        "inside-words",
+        "alone",
+        "before-a-dot",
+        "after-a-json-newline",
+        "after-a-json-escape",
+        "after-a-percent-escape",
+        "url-characters",
+        "percent-encoded",
+        "after-a-letter",
+    ],
+)
+def test_a_value_is_redacted_as_a_whole_token_only(text, expected):
+    assert redact_text(text, {"ETL_USER": "data", "PW": "p/w?#%@:"}) == expected
 
 
 def test_redact_text_value_and_file(tmp_path):

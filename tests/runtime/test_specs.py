@@ -260,6 +260,24 @@ def test_an_anchor_bomb_is_refused_before_it_expands(tmp_path):
     )
 
 
+@pytest.mark.bad_input
+@pytest.mark.parametrize(("levels", "width"), [(8, 11), (9, 10), (4, 25)])
+def test_an_anchor_bomb_under_the_alias_limit_is_refused_too(tmp_path, levels, width):
+    """89 or 90 aliases, each repeating the one before, expand to 10**9 values: the limit is
+    on what the document expands to, not only on how many aliases it holds."""
+    lines = ["job_name: bomb", "class: command-line", "script: job.py", "job_parameters:"]
+    lines.append("  a0: &a0 [" + ", ".join(['"x"'] * 10) + "]")
+    for level in range(1, levels + 1):
+        lines.append(f"  a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * width) + "]")
+    folder = write_job(tmp_path, "bomb", "\n".join(lines) + "\n", {"job.py": ""})
+    message = refused(folder)
+    assert message.startswith(f"{spec_file(folder)}:")
+    assert message.endswith(
+        ": this value expands to more than 20000 values through YAML aliases (*name): write "
+        "the values out instead"
+    )
+
+
 def test_a_spec_larger_than_a_spec_needs_is_refused(tmp_path):
     body = "job_name: big\nclass: command-line\nscript: job.py\ndescription: " + "x" * 300_000
     folder = write_job(tmp_path, "big", body + "\n", {"job.py": ""})

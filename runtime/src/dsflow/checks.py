@@ -58,9 +58,31 @@ def check_problem(check: Any) -> str | None:
                 "schema needs a mapping of column: type name (string, int64, double, ...), "
                 f"got {_got(arg)}"
             )
+        for column, type_name in arg.items():
+            if not _is_arrow_type(type_name.strip()):
+                return (
+                    f"schema: column {column}: unknown type {type_name!r} (pyarrow's names, as "
+                    "a partition's files show them: int64, double, string, bool, date32[day], "
+                    "timestamp[us], decimal128(10, 2), ...)"
+                )
     elif kind == "sql" and not (isinstance(arg, str) and arg.strip()):
         return f"sql needs a query selecting the offending rows of `this`, got {_got(arg)}"
     return None
+
+
+_COMPOSITE_TYPES = ("decimal", "list<", "large_list<", "struct<", "map<", "timestamp[", "time")
+
+
+def _is_arrow_type(name: str) -> bool:
+    """True for a name the schema check can meet: what ``str(pyarrow type)`` prints."""
+    import pyarrow as pa
+
+    if name.startswith(_COMPOSITE_TYPES):
+        return True
+    try:
+        return str(pa.type_for_alias(name)) == name
+    except (ValueError, KeyError):
+        return False
 
 
 def parquet_files(folder: Path) -> list[Path]:

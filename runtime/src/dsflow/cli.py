@@ -166,13 +166,14 @@ def _check_inputs(project: Project, settings: Any, job: str, ds: str | None) -> 
     """``check-inputs=true``: exit 0 when every input partition the run reads is published,
     INPUTS_NOT_READY with the missing one named when not, 2 when the job cannot run at all
     (nothing runs either way)."""
-    from .resolve import InputsMissing, check_inputs, resolve_partition
+    from .resolve import InputsMissing, check_input_files, check_inputs, resolve_partition
     from .specs import find_job
 
     spec = find_job(project, job, settings.default_grain)
     part = resolve_partition(spec, ds)
     try:
         check_inputs(project, settings, spec, part)
+        check_input_files(project, settings, spec, part)
     except InputsMissing as exc:  # anything else (a bad spec, grains) is an error: exit 2
         print(f"dsflow: inputs not ready: {exc}", file=sys.stderr)
         raise SystemExit(INPUTS_NOT_READY) from None
@@ -343,7 +344,13 @@ def _cmd_status(args: argparse.Namespace) -> None:
 
     from .graph import build_graph
     from .settings import load_settings
-    from .status import default_range, leftover_staging, partition_states, render_grid
+    from .status import (
+        default_range,
+        half_published,
+        leftover_staging,
+        partition_states,
+        render_grid,
+    )
 
     options = parse_kv(args.params, allowed=["start", "end", "format"])
     project = find_project()
@@ -353,11 +360,23 @@ def _cmd_status(args: argparse.Namespace) -> None:
     start, end = options.get("start", first), options.get("end", last)
     states = partition_states(settings, graph, start, end)
     leftovers = leftover_staging(settings, graph)
+    undo = half_published(settings, graph)
     if options.get("format") == "json":
-        document = {"start": start, "end": end, "datasets": states, "leftovers": leftovers}
+        document = {
+            "start": start,
+            "end": end,
+            "datasets": states,
+            "leftovers": leftovers,
+            "half_published": [command for command, _ in undo],
+        }
         print(json.dumps(document, indent=2))
     elif options.get("format", "text") == "text":
         print("\n".join(render_grid(states)))
+        for command, _ in undo:
+            print(
+                f"half-published: a run was killed between its outputs; `{command}` puts "
+                "the previous partitions back first (keep their _staging- folders until then)"
+            )
         if leftovers:
             print(
                 f"leftovers: {len(leftovers)} staging folders of killed runs (the next run of "

@@ -295,23 +295,19 @@ class _Hints:
 
     def _writers(self, table: str) -> list[str]:
         if self._declared is None:
+            from .resolve import writer_specs
+
             self._declared = {}
             try:
                 project = current_project()
                 settings = load_settings(project)
                 if settings.datastore.resolve() != self.datastore.resolve():
                     return []  # another project's datastore: its specs are not here
-                for name in project.job_names():
-                    try:
-                        spec = find_job(project, name, settings.default_grain)
-                    except DsflowError:
-                        continue
-                    for out in spec.outputs:
-                        if out.area == "tables":
-                            self._declared.setdefault(out.name, []).append(spec.name)
+                for path, specs in writer_specs(project, settings).items():
+                    self._declared[path] = [spec.name for spec in specs]
             except (DsflowError, OSError):  # no project here: the metadata may still say
                 pass
-        return self._declared.get(table, [])
+        return self._declared.get(f"tables/{table}", [])
 
     def fix(
         self,

@@ -174,6 +174,12 @@ def check_url(url: str) -> str:
         parts = urllib.parse.urlsplit(url)
         parts.port  # noqa: B018 -- raises ValueError for a bad port
     except ValueError as exc:
+        if "@" in url:  # a password with '/' or '#' splits where redaction cannot see it
+            scheme = url.split(":", 1)[0] if ":" in url else ""
+            raise DownloadError(
+                f"malformed URL {scheme}://***: a user name or password holding '/', '?', '#' "
+                "or ':' must be percent-encoded, or kept in .env and written as ${NAME}"
+            ) from None
         raise DownloadError(f"malformed URL {redact_url(url)}: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
@@ -490,7 +496,7 @@ def _http_error(exc: urllib.error.HTTPError, url: str) -> DownloadError:
     if exc.code == 401:
         return DownloadError(
             f"{message}: the server wants a user name and password; put them in the url from "
-            "the project's .env: https://${USER}:${PASSWORD}@host/..."
+            "the project's .env: https://${API_USER}:${API_PASSWORD}@host/..."
         )
     return DownloadError(message)
 

@@ -1,6 +1,9 @@
 """The one exception type the CLI turns into a single line and a non-zero exit."""
 
+import contextlib
 import errno
+from collections.abc import Iterator
+from pathlib import Path
 
 
 class DsflowError(Exception):
@@ -15,6 +18,7 @@ _DISK_HINTS = {
     errno.EROFS: "make it writable",
     errno.EACCES: "check its permissions",
     errno.EPERM: "check its permissions",
+    errno.ENAMETOOLONG: "shorten the name it is made from (a job, dataset or project name)",
 }
 
 
@@ -31,3 +35,15 @@ def disk_error(exc: OSError) -> DsflowError | None:
     )
     error.exit_code = 1
     return error
+
+
+@contextlib.contextmanager
+def about_path(path: Path) -> Iterator[None]:
+    """Name ``path`` in an OS error raised without one (a write that fails after ``open``, as
+    a full disk's does), so the one line says which file."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise

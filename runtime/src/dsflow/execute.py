@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -72,12 +74,23 @@ def run_notebook(
 
 
 def _tee(
-    stream: IO[bytes], sinks: list[IO[bytes]], keep: list[bytes], failed: list[OSError]
+    stream: IO[bytes],
+    sinks: list[IO[bytes]],
+    keep: list[bytes],
+    failed: list[OSError],
+    redact: Callable[[str], str] | None,
 ) -> None:
     # the pipe is drained to its end whatever happens to a sink: a child blocked on a full
     # pipe would never exit, and the run would hang holding its lock
     live = list(sinks)
-    for line in iter(stream.readline, b""):
+    for raw in iter(stream.readline, b""):
+        # secrets leave each line before it reaches the log (or the terminal): a run killed
+        # half-way leaves none behind for the explorer to serve
+        line = (
+            redact(raw.decode(errors="surrogateescape")).encode(errors="surrogateescape")
+            if redact
+            else raw
+        )
         for sink in list(live):
             try:
                 sink.write(line)
@@ -99,8 +112,15 @@ def script_command(spec: JobSpec) -> list[str]:
     return [str(spec.script)]
 
 
-def run_script(cmd: list[str], task_specs: dict[str, Any], cwd: Path, log: Path) -> None:
-    """Run a command-line job with ``TASK_SPECS`` (JSON) in its environment; log its output."""
+def run_script(
+    cmd: list[str],
+    task_specs: dict[str, Any],
+    cwd: Path,
+    log: Path,
+    redact: Callable[[str], str] | None = None,
+) -> None:
+    """Run a command-line job with ``TASK_SPECS`` (JSON) in its environment; log its output,
+    each line passed through ``redact`` first."""
     env = dict(os.environ, TASK_SPECS=json.dumps(task_specs, default=str))
     with log.open(
         "wb", buffering=0
@@ -117,9 +137,10 @@ def run_script(cmd: list[str], task_specs: dict[str, Any], cwd: Path, log: Path)
         failed: list[OSError] = []
         threads = [
             threading.Thread(
-                target=_tee, args=(proc.stdout, [sys.stdout.buffer, log_file], [], failed)
+                target=_tee,
+                args=(proc.stdout, [sys.stdout.buffer, log_file], [], failed, redact),
             ),
-            threading.Thread(target=_tee, args=(proc.stderr, [log_file], errors, failed)),
+            threading.Thread(target=_tee, args=(proc.stderr, [log_file], errors, failed, redact)),
         ]
         for thread in threads:
             thread.start()
@@ -131,4 +152,5 @@ def run_script(cmd: list[str], task_specs: dict[str, Any], cwd: Path, log: Path)
         raise DsflowError(f"cannot write {log}: {exc.strerror or exc}; the job's output is lost")
     if code != 0:
         last = next((e.decode(errors="replace").strip() for e in reversed(errors) if e.strip()), "")
-        raise JobFailed(f"{Path(cmd[-1]).name} exited {code}" + (f": {last}" if last else ""))
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited {code}"
+        raise JobFailed(f"{Path(cmd[-1]).name} {how}" + (f": {last}" if last else ""))

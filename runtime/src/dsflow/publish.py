@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .datastore import METADATA, SUCCESS
+from .errors import about_path
 from .faults import checkpoint
 
 STAGING_PREFIX = "_staging-"
@@ -127,7 +128,11 @@ def recover(journal_dir: Path) -> list[str]:
 def _undo(entries: list[dict[str, Any]]) -> None:
     for entry in reversed(entries):
         staging, final = Path(entry["staging"]), Path(entry["final"])
-        if entry["existed"]:
+        if entry["existed"] and not staging.is_dir():
+            # its previous partition was deleted by hand: keep the new one; the run that
+            # recovers republishes every output anyway
+            print(f"warning: cannot put back the previous {final}: {staging} is gone")
+        elif entry["existed"]:
             _swap(staging, final)  # the previous partition back; the new one into staging
         else:
             final.rename(staging)
@@ -141,14 +146,16 @@ def _run_id(final: Path) -> str | None:
 
 
 def _mark(staging: Path, metadata: dict[str, Any]) -> None:
-    (staging / METADATA).write_text(json.dumps(metadata, indent=2, default=str) + "\n")
-    (staging / SUCCESS).write_text("")
+    with about_path(staging / METADATA):
+        (staging / METADATA).write_text(json.dumps(metadata, indent=2, default=str) + "\n")
+    with about_path(staging / SUCCESS):
+        (staging / SUCCESS).write_text("")
 
 
 def _write_durably(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w") as handle:
+    with about_path(path), tmp.open("w") as handle:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())

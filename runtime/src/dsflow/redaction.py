@@ -5,26 +5,36 @@ Two kinds of secret are hidden:
 * the user-info part of any URL (``scheme://user:password@host`` becomes ``scheme://***@host``),
   wherever it appears in a text: a parameter, an error line, a log;
 * the values of the ``${NAME}`` references a run substituted from ``.env`` or the environment
-  (:func:`dsflow.resolve.resolve_secrets`), which are put back as ``${NAME}``.
+  (:func:`dsflow.resolve.resolve_secrets`), which are put back as ``${NAME}`` where they stand
+  as a whole token (not touching a letter or digit: a value ``data`` leaves ``datastore`` and
+  ``metadata`` alone).
 
-Run records (``run.json``, ``history.jsonl``), logs, executed notebooks and error lines go
-through these functions before they are written or printed.
+What a job wrote (its log, its executed notebook, its error line) gets both
+(:func:`redact_text`). Run records (``run.json``, ``history.jsonl``) get URL user-info hidden
+only (:func:`redact_record`): they are built from the ``${NAME}`` form and never hold a value,
+so putting references back would only corrupt them (a value ``data`` in ``data.csv``) and tell
+the value to whoever reads them.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 # scheme://userinfo@ : the user-info runs to the last '@' of the authority, as urllib splits it
 # (a password may hold a raw '@'); the authority ends at '/', '?', '#', a space, '"', '<' or '>'.
-_URL_USERINFO = re.compile(r'\b([A-Za-z][A-Za-z0-9+.-]*://)([^/?#\s"<>@]*(?:@[^/?#\s"<>@]*)*)@')
+URL_USERINFO = re.compile(r'\b([A-Za-z][A-Za-z0-9+.-]*://)([^/?#\s"<>@]*(?:@[^/?#\s"<>@]*)*)@')
 # user-info made of ${NAME} references only names secrets without holding them: it stays
 _REFERENCES_ONLY = re.compile(r"(?:\$\{[A-Za-z_][A-Za-z0-9_]*\}|:)+")
 HIDDEN = "***"
+# what may stand right before a secret's value: no letter or digit, or an escape ending in one
+_DELIMITED_BEFORE = (
+    r"(?:(?<![A-Za-z0-9])|(?<=\\[bfnrt])|(?<=\\u[0-9A-Fa-f]{4})|(?<=%[0-9A-Fa-f]{2}))"
+)
 # Values shorter than this are not searched for in texts: "1" or "dev" would deface a record
 # while hiding nothing worth hiding (URL user-info is hidden whatever its length).
 MIN_SECRET_LENGTH = 4
@@ -35,10 +45,11 @@ RUN_FILES = ("log.txt", "report.ipynb")
 def redact_url(text: str) -> str:
     """``text`` with the user-info of every URL in it (``user:password@``) replaced by ``***@``.
 
-    User-info made only of ``${NAME}`` references (``https://${USER}:${PASSWORD}@host``) is
-    kept: it names the secrets without holding them.
+    User-info made only of ``${NAME}`` references
+    (``https://${API_USER}:${API_PASSWORD}@host``) is kept: it names the secrets without
+    holding them.
     """
-    return _URL_USERINFO.sub(_hide_userinfo, text)
+    return URL_USERINFO.sub(_hide_userinfo, text)
 
 
 def _hide_userinfo(match: re.Match[str]) -> str:
@@ -49,12 +60,20 @@ def _hide_userinfo(match: re.Match[str]) -> str:
 
 
 def redact_text(text: str, secrets: Mapping[str, str] | None = None) -> str:
-    """``text`` with each value of ``secrets`` (name -> value) put back as ``${name}`` (longest
-    first; also as JSON writes it, escaped), then URL user-info hidden (:func:`redact_url`)."""
+    """``text`` with each value of ``secrets`` (name -> value) put back as ``${name}`` where it
+    is a whole token (longest first; also as JSON and URLs write it, escaped), then URL
+    user-info hidden (:func:`redact_url`)."""
     for name, value in _by_length(secrets):
+        reference = "${" + name + "}"
         for form in _written_forms(value):
-            text = text.replace(form, "${" + name + "}")
+            text = _token(form).sub(lambda _, ref=reference: ref, text)
     return redact_url(text)
+
+
+def redact_record(record: Any) -> Any:
+    """A run record (``run.json``, a ``history.jsonl`` line) with URL user-info hidden only:
+    records hold ``${NAME}`` references, never the values (module docstring)."""
+    return redact_value(record)
 
 
 def redact_value(obj: Any, secrets: Mapping[str, str] | None = None) -> Any:
@@ -91,9 +110,19 @@ def redact_run_files(report_dir: Path, secrets: Mapping[str, str] | None = None)
 
 
 def _written_forms(value: str) -> list[str]:
-    """``value`` as it is and as a JSON string holds it (an executed notebook, a record)."""
+    """``value`` as it is, as a JSON string holds it (an executed notebook) and as a URL's
+    user-info holds it (:func:`dsflow.resolve.substitute_secrets` percent-encodes it there)."""
     escaped = json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]
-    return list(dict.fromkeys((value, *escaped)))
+    return list(dict.fromkeys((value, *escaped, urllib.parse.quote(value, safe=""))))
+
+
+def _token(form: str) -> re.Pattern[str]:
+    """``form`` where it stands alone: no letter or digit right before or after it (an edge
+    of ``form`` that is not a letter or digit delimits it already). A JSON escape (``\\n``,
+    ``\\u00e9``) or a percent-escape (``%2F``) right before it is a delimiter, not a letter."""
+    before = _DELIMITED_BEFORE if form[:1].isascii() and form[:1].isalnum() else ""
+    after = r"(?![A-Za-z0-9])" if form[-1:].isascii() and form[-1:].isalnum() else ""
+    return re.compile(before + re.escape(form) + after)
 
 
 def _by_length(secrets: Mapping[str, str] | None) -> list[tuple[str, str]]:

@@ -8,8 +8,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .errors import about_path
 from .locks import held
-from .redaction import redact_value
+from .redaction import redact_record
 from .specs import OUTPUT_KEYS, JobSpec
 
 RUN_RECORD = "run.json"
@@ -105,8 +106,9 @@ def write_record(report_dir: Path, record: dict[str, Any]) -> Path:
     at all (a run killed while writing it leaves the previous one)."""
     path = report_dir / RUN_RECORD
     tmp = path.with_name(f".{RUN_RECORD}.tmp")
-    tmp.write_text(json.dumps(redact_value(record), indent=2, default=str) + "\n")
-    tmp.replace(path)
+    with about_path(path):
+        tmp.write_text(json.dumps(redact_record(record), indent=2, default=str) + "\n")
+        tmp.replace(path)
     return path
 
 
@@ -120,8 +122,8 @@ def run_status(record: dict[str, Any], lock_dir: Path) -> str:
 
 def append_history(job_runs: Path, record: dict[str, Any]) -> None:
     """One line per run in ``job_runs/<job>/history.jsonl``."""
-    with (job_runs / HISTORY).open("a") as handle:
-        handle.write(json.dumps(redact_value(record), default=str) + "\n")
+    with about_path(job_runs / HISTORY), (job_runs / HISTORY).open("a") as handle:
+        handle.write(json.dumps(redact_record(record), default=str) + "\n")
 
 
 def read_record(report_dir: Path) -> dict[str, Any] | None:

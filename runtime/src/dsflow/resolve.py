@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,15 @@ from .datastore import (
     is_complete,
     partition_dir,
     recorded_grain,
+    report_dir,
 )
 from .envfile import lookup_values
 from .errors import DsflowError
 from .mapping import compatible, incompatible_reason, input_span
 from .partitions import Partition, default_partition, parse_partition, partition_for, period
 from .project import Project
-from .redaction import redact_url
+from .redaction import URL_USERINFO, redact_url
+from .sandbox import DOCUMENTED, BoundedSandbox, RenderRefused, ValueTooLarge
 from .settings import Settings
 from .specs import SPEC_FILE, DatasetRef, JobSpec, find_job
 
@@ -45,7 +48,7 @@ def resolve_partition(spec: JobSpec, ds: str | None) -> Partition:
     return parse_partition(ds, spec.grain)
 
 
-def _writer_specs(project: Project, settings: Settings) -> dict[str, list[JobSpec]]:
+def writer_specs(project: Project, settings: Settings) -> dict[str, list[JobSpec]]:
     """The specs of the jobs writing each dataset path (specs that do not load are skipped;
     more than one writer is an error `just graph` names)."""
     writers: dict[str, list[JobSpec]] = {}
@@ -62,7 +65,7 @@ def _writer_specs(project: Project, settings: Settings) -> dict[str, list[JobSpe
 def input_grains(project: Project, settings: Settings, spec: JobSpec) -> dict[str, str]:
     """The grain of each of the job's inputs: its writer's declared grain, else (no writer,
     or two) the grain it was published with, else (nothing known yet) the job's own."""
-    writers = _writer_specs(project, settings)
+    writers = writer_specs(project, settings)
     grains = {}
     for ref in spec.inputs:
         found = writers.get(ref.path, [])
@@ -166,16 +169,30 @@ def check_inputs(project: Project, settings: Settings, spec: JobSpec, part: Part
 
 
 def check_input_files(project: Project, settings: Settings, spec: JobSpec, part: Partition) -> None:
-    """Every Parquet file of the table partitions the run reads must have a readable footer:
-    a corrupt one is named with its partition here, and refuses this run only, instead of a
-    Spark error deep in the job (every other ``ds`` runs as usual)."""
+    """The input partitions the run reads must be whole: none half-published by a writer
+    killed between two of its outputs' swaps (:class:`InputsMissing`: rerunning the writer
+    undoes it), and every Parquet file of a table must have a readable footer (a corrupt one
+    is named with its partition, and refuses this run only, instead of a Spark error deep in
+    the job; every other ``ds`` runs as usual)."""
     import pyarrow.parquet as pq
 
+    from .publish import JOURNAL
+
     grains = input_grains(project, settings, spec)
+    writers = writer_specs(project, settings)
     for ref in spec.inputs:
-        if ref.area != "tables" or any(out.path == ref.path for out in spec.outputs):
+        if ref.external or any(out.path == ref.path for out in spec.outputs):
             continue
+        found = writers.get(ref.path, [])
         for used in input_partitions(settings, spec, ref, part, grains[ref.path]):
+            rerun = f"just run job={found[0].name}" + (f" ds={used.value}" if used.value else "")
+            if len(found) == 1 and (report_dir(settings, found[0].name, used) / JOURNAL).exists():
+                raise InputsMissing(
+                    f"input {ref.path}/{used.label} is half-published (job {found[0].name} "
+                    f"was stopped between its outputs); run it again first: {rerun}"
+                )
+            if ref.area != "tables":
+                continue
             folder = partition_dir(settings, ref, used)
             for path in sorted(folder.rglob("*.parquet")):
                 if any(p.startswith(("_", ".")) for p in path.relative_to(folder).parts):
@@ -183,10 +200,8 @@ def check_input_files(project: Project, settings: Settings, spec: JobSpec, part:
                 try:
                     pq.read_metadata(path)
                 except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
-                    found = _writer_specs(project, settings).get(ref.path, [])
                     hint = (
-                        f"re-run the job that writes it: just run job={found[0].name} "
-                        f"ds={used.value}"
+                        f"re-run the job that writes it: {rerun}"
                         if len(found) == 1
                         else "replace the file or re-run the job that writes it"
                     )
@@ -205,7 +220,7 @@ def _writer_hint(
     missing: list[Partition],
 ) -> str:
     """What to run first; ``part`` is a partition of the input's own grain."""
-    found = _writer_specs(project, settings).get(ref.path, [])
+    found = writer_specs(project, settings).get(ref.path, [])
     if not found:
         return "; no job writes it: add the data or a job whose outputs name it"
     if len(found) > 1:
@@ -220,7 +235,7 @@ def _writer_hint(
 def check_sole_writer(project: Project, settings: Settings, spec: JobSpec) -> None:
     """Refuse to run a job whose output another job also declares: each would overwrite the
     other's partitions (`just graph` refuses such a project too)."""
-    writers = _writer_specs(project, settings)
+    writers = writer_specs(project, settings)
     for ref in spec.outputs:
         others = sorted(w.name for w in writers.get(ref.path, []) if w.name != spec.name)
         if others:
@@ -241,32 +256,33 @@ def check_output_grains(settings: Settings, spec: JobSpec) -> None:
             )
 
 
-def _template_env() -> jinja2.Environment:
-    """Jinja for parameter and spec values: sandboxed (no attribute of a Python internal, no
-    method that changes an object) and with no globals, so a value sees the documented
-    variables only (ds, ds_nodash, partition, job_name, job_parameters)."""
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
-    env.globals.clear()  # range, lipsum, cycler, joiner, namespace: nothing a value needs
-    return env
-
-
-def _render(value: Any, context: dict[str, Any]) -> Any:
+def _render(value: Any, context: dict[str, Any], key: str, where: Path | None) -> Any:
+    """``value`` (a string, or dicts and lists of them) rendered in the bounded sandbox
+    (:mod:`dsflow.sandbox`). ``key`` is its path (``job_parameters.url``), ``where`` the spec
+    file it comes from (None: the command line); a refusal names both, in one line."""
     if isinstance(value, str) and ("{{" in value or "{%" in value):
+        prefix = f"{where}: {key}" if where else key
         try:
-            return _template_env().from_string(value).render(context)
+            return BoundedSandbox().render_value(value, context)
+        except ValueTooLarge as exc:  # not shown: the value may be as large as the bound
+            raise DsflowError(f"{prefix}: {exc}") from None
+        except RenderRefused as exc:
+            reason = str(exc)
         except jinja2.exceptions.SecurityError:
-            raise DsflowError(
-                f"cannot render {redact_url(repr(value))}: a value may use the documented "
-                "variables only (ds, ds_nodash, partition, job_name, job_parameters.<key>)"
-            ) from None
+            reason = f"a value may use the documented variables only ({DOCUMENTED})"
         except jinja2.TemplateError as exc:
-            raise DsflowError(f"cannot render {redact_url(repr(value))}: {exc}") from None
+            reason = str(exc)
+        except OverflowError:  # 2.0 ** 5000: a float out of range
+            reason = "a number would be out of range"
+        except Exception as exc:  # ds + 1, 1 / 0, ...: the value's own mistake
+            reason = str(exc) or exc.__class__.__name__
+        shown = repr(value) if len(value) <= 200 else repr(value[:200]) + "..."
+        reason = " ".join(reason.split())  # one line
+        raise DsflowError(f"{prefix}: cannot render {redact_url(shown)}: {reason}") from None
     if isinstance(value, dict):
-        return {k: _render(v, context) for k, v in value.items()}
+        return {k: _render(v, context, f"{key}.{k}", where) for k, v in value.items()}
     if isinstance(value, list):
-        return [_render(v, context) for v in value]
+        return [_render(v, context, f"{key}[{i}]", where) for i, v in enumerate(value)]
     return value
 
 
@@ -335,8 +351,14 @@ def resolve_parameters(
         **spec.job_parameters,
         **{k: _coerce(k, v, spec.job_parameters[k]) for k, v in overrides.items()},
     }
-    context["job_parameters"] = _render(job_parameters, context)
-    rendered = _render(spec.task_specs, context)
+    spec_file = spec.folder / SPEC_FILE
+    context["job_parameters"] = {
+        k: _render(v, context, f"job_parameters.{k}", None if k in overrides else spec_file)
+        for k, v in job_parameters.items()
+    }
+    rendered = {
+        k: _render(v, context, f"task_specs.{k}", spec_file) for k, v in spec.task_specs.items()
+    }
     task_specs = {k: _absolute(k, v, settings) for k, v in rendered.items()}
     params = {**context["job_parameters"], **task_specs, **context}
     params["task_specs"] = task_specs
@@ -416,9 +438,21 @@ def resolve_secrets(
 
 def substitute_secrets(value: Any, secrets: dict[str, str]) -> Any:
     """A copy of ``value`` with each ``${NAME}`` replaced by ``secrets[NAME]`` and each
-    ``$${NAME}`` by a literal ``${NAME}``: what the job itself gets."""
+    ``$${NAME}`` by a literal ``${NAME}``: what the job itself gets.
+
+    In the user-info of a URL (``https://${API_USER}:${API_PASSWORD}@host``) the value is
+    percent-encoded, so that a password holding ``/ ? # @ : %`` still makes one valid URL
+    (whose reader decodes it: :func:`dsflow.download.split_credentials`), instead of one that
+    cuts the password where its host seems to start and shows the rest in an error.
+    """
     if isinstance(value, str):
-        return SECRET_REF.sub(lambda m: _secret(m, secrets), value)
+        parts, start = [], 0
+        for url in URL_USERINFO.finditer(value):
+            parts.append(SECRET_REF.sub(lambda m: _secret(m, secrets), value[start : url.start(2)]))
+            parts.append(SECRET_REF.sub(lambda m: _secret(m, secrets, quoted=True), url.group(2)))
+            start = url.end(2)
+        parts.append(SECRET_REF.sub(lambda m: _secret(m, secrets), value[start:]))
+        return "".join(parts)
     if isinstance(value, dict):
         return {k: substitute_secrets(v, secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -426,10 +460,10 @@ def substitute_secrets(value: Any, secrets: dict[str, str]) -> Any:
     return value
 
 
-def _secret(match: re.Match[str], secrets: dict[str, str]) -> str:
+def _secret(match: re.Match[str], secrets: dict[str, str], quoted: bool = False) -> str:
     escaped, name = match.group(1), match.group(2)
     if escaped:
         return "${" + name + "}"
     if name not in secrets:  # resolve_secrets() names the key; this is a caller's slip
         raise DsflowError(f"${{{name}}} is not set: add {name}=<value> to the project's .env")
-    return secrets[name]
+    return urllib.parse.quote(secrets[name], safe="") if quoted else secrets[name]

@@ -164,19 +164,19 @@ def _run_locked(
         "parameters_hash": phash,
         "upstream": _upstream(settings, spec, part),
     }
-    write_record(reports, {**record, "status": RUNNING, "pid": os.getpid()})
     os.environ[PROJECT_ROOT_ENV] = str(project.root)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     label = f"{spec.name} {part.label}"
     print(f"run {label}: {spec.code_name} ({spec.job_class})", flush=True)
-    checkpoint("staged")
     try:
+        # inside the try: a disk too full for it still gets the staging folders removed
+        write_record(reports, {**record, "status": RUNNING, "pid": os.getpid()})
+        checkpoint("staged")
         try:
             job_params = substitute_secrets(params, secrets)  # the job alone sees the values
-            _execute(
-                spec, job_params, reports, job_runs_dir(settings, spec.name) / KERNEL_LOG, kernels
-            )
+            kernel_log = job_runs_dir(settings, spec.name) / KERNEL_LOG
+            _execute(spec, job_params, reports, kernel_log, kernels, secrets)
         finally:
             redact_run_files(reports, secrets)  # before the report is rendered or served
             if (reports / "report.ipynb").is_file():
@@ -195,7 +195,7 @@ def _run_locked(
             exc = disk_error(exc)
         cause = str(exc) if isinstance(exc, DsflowError) else f"{exc.__class__.__name__}: {exc}"
         record["status"] = "failed"
-        record["error"] = cause
+        record["error"] = redact_text(cause, secrets)  # the job's own words may hold a value
         message = f"{label} failed: {cause}; report: {_report_file(reports)}"
         raise JobFailed(redact_text(message, secrets)) from None
     finally:
@@ -205,7 +205,8 @@ def _run_locked(
         record["finished_at"] = datetime.now(UTC).isoformat()
         record["duration_s"] = round(time.time() - started, 3)
         record["report"] = str(_report_file(reports))
-        record.update(redact_value(record, secrets))  # no credential in run.json or history
+        # built from the ${NAME} form: only passwords written into URLs are left to hide
+        record.update(redact_value(record))
         _write_records(settings, spec, reports, record, failing=sys.exc_info()[1] is not None)
     outputs = ", ".join(f"{p}/{part.label} ({n} rows)" for p, n in record["rows"].items())
     print(
@@ -332,6 +333,7 @@ def _execute(
     reports: Path,
     kernel_log: Path,
     kernels: KernelPool | None,
+    secrets: dict[str, str],
 ) -> None:
     if spec.job_class == "notebook":
         pool = kernels or KernelPool()
@@ -342,7 +344,10 @@ def _execute(
             if kernels is None:
                 pool.shutdown()
     else:
-        run_script(script_command(spec), params, spec.folder, reports / "log.txt")
+        log = reports / "log.txt"
+        run_script(
+            script_command(spec), params, spec.folder, log, lambda t: redact_text(t, secrets)
+        )
 
 
 def _report_file(reports: Path) -> Path:

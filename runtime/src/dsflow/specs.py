@@ -121,6 +121,35 @@ MAX_SPEC_BYTES = 256 * 1024
 MAX_ALIASES = 100  # a spec repeats itself a little; an "anchor bomb" expands without end
 
 
+MAX_EXPANDED_VALUES = 20_000  # a real spec has a few hundred
+
+
+def _check_expanded_size(path: Path, root: yaml.Node | None) -> None:
+    """Refuse a document whose aliases expand it past :data:`MAX_EXPANDED_VALUES` values: 89
+    aliases of aliases make a "billion laughs" that loading would never finish."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) in sizes:  # an alias is the same node object: counted, not walked again
+            return sizes[id(node)]
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        if total > MAX_EXPANDED_VALUES:
+            raise DsflowError(
+                f"{path}:{node.start_mark.line + 1}: this value expands to more than "
+                f"{MAX_EXPANDED_VALUES} values through YAML aliases (*name): write the values "
+                "out instead"
+            )
+        sizes[id(node)] = total
+        return total
+
+    if root is not None:
+        size(root)
+
+
 def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     if path.stat().st_size > MAX_SPEC_BYTES:
         raise DsflowError(
@@ -139,7 +168,9 @@ def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
                         f"{path}:{line}: more than {MAX_ALIASES} YAML aliases (*name): write "
                         "the values out instead"
                     )
-        return yaml.safe_load(text), yaml.compose(text)
+        node = yaml.compose(text)
+        _check_expanded_size(path, node)
+        return yaml.safe_load(text), node
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""

@@ -3,6 +3,7 @@ grain (each dataset on the axis of its own grain) or JSON."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -10,6 +11,7 @@ from .datastore import (
     complete_partitions,
     dataset_dir,
     is_complete,
+    job_runs_dir,
     locks_dir,
     partition_dir,
     report_dir,
@@ -18,8 +20,8 @@ from .errors import DsflowError
 from .graph import Graph
 from .locks import held
 from .partitions import default_partition, parse_partition, partition_value, shift
-from .publish import STAGING_PREFIX
-from .reports import read_record
+from .publish import JOURNAL, STAGING_PREFIX
+from .reports import RUN_RECORD, read_record
 from .settings import Settings
 from .staleness import job_partitions, stale_reason
 
@@ -61,6 +63,7 @@ def leftover_staging(settings: Settings, graph: Graph) -> list[str]:
     The next run of the same job and partition removes them; until then they only take space.
     """
     found = []
+    journaled = {path for _, paths in half_published(settings, graph) for path in paths}
     for job, spec in graph.jobs.items():
         for ref in spec.outputs:
             folder = dataset_dir(settings, ref)
@@ -72,8 +75,24 @@ def leftover_staging(settings: Settings, graph: Graph) -> list[str]:
                     part = parse_partition("" if value == "all" else value, spec.grain)
                 except DsflowError:  # another job's, whose name starts like this one's
                     continue
-                if not held(locks_dir(settings, job), part.label):
+                if str(path) not in journaled and not held(locks_dir(settings, job), part.label):
                     found.append(str(path.relative_to(settings.datastore)))
+    return found
+
+
+def half_published(settings: Settings, graph: Graph) -> list[tuple[str, list[str]]]:
+    """Publishes a killed run left half-done: ``(the command that undoes it, the staging
+    folders it needs)``. Those folders may hold the only copy of a previous partition."""
+    found = []
+    for job in graph.jobs:
+        for journal in sorted(job_runs_dir(settings, job).rglob(JOURNAL)):
+            try:
+                entries = json.loads(journal.read_text())
+                ds = json.loads((journal.parent / RUN_RECORD).read_text()).get("ds", "")
+            except (OSError, ValueError):
+                continue
+            command = f"just run job={job}" + (f" ds={ds}" if ds else "")
+            found.append((command, [str(e["staging"]) for e in entries]))
     return found
 
 
