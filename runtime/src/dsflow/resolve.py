@@ -184,11 +184,12 @@ def check_input_files(project: Project, settings: Settings, spec: JobSpec, part:
         if ref.external or any(out.path == ref.path for out in spec.outputs):
             continue
         found = writers.get(ref.path, [])
+        writer = found[0].name if len(found) == 1 else None  # none (raw data), or two: no hint
         for used in input_partitions(settings, spec, ref, part, grains[ref.path]):
-            rerun = f"just run job={found[0].name}" + (f" ds={used.value}" if used.value else "")
-            if len(found) == 1 and (report_dir(settings, found[0].name, used) / JOURNAL).exists():
+            rerun = f"just run job={writer}" + (f" ds={used.value}" if used.value else "")
+            if writer and (report_dir(settings, writer, used) / JOURNAL).exists():
                 raise InputsMissing(
-                    f"input {ref.path}/{used.label} is half-published (job {found[0].name} "
+                    f"input {ref.path}/{used.label} is half-published (job {writer} "
                     f"was stopped between its outputs); run it again first: {rerun}"
                 )
             if ref.area != "tables":
@@ -202,7 +203,7 @@ def check_input_files(project: Project, settings: Settings, spec: JobSpec, part:
                 except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
                     hint = (
                         f"re-run the job that writes it: {rerun}"
-                        if len(found) == 1
+                        if writer
                         else "replace the file or re-run the job that writes it"
                     )
                     reason = " ".join(str(exc).split())[:160]
