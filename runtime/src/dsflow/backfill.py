@@ -5,16 +5,17 @@ missing, forced, last run failed, code changed, parameters changed, an upstream 
 changed, or an upstream run in this backfill. Up-to-date partitions are skipped.
 
 Execution runs independent tasks in parallel (``parallel=N`` worker threads, in this process),
-with warm kernels (one per worker and job) and, when notebooks run, the project's Spark Connect
-server (started for the backfill and stopped after, unless it was already running). Every task
-keeps the single-run protocol: lock, staging, checks, atomic publish, its own report. A failure
-blocks the tasks downstream of it, never independent ones.
+with warm kernels (one per worker and job) and, once a notebook is about to run, the project's
+Spark Connect server (started for the backfill and stopped after, unless it was already
+running). Every task keeps the single-run protocol: lock, staging, checks, atomic publish, its
+own report. A failure blocks the tasks downstream of it, never independent ones.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -167,8 +168,19 @@ def print_plan(tasks: list[Task]) -> None:
     )
 
 
-def execute(project: Project, tasks: list[Task], parallel: int) -> list[Task]:
-    """Run the plan's tasks, ``parallel`` at a time, dependencies first; returns the tasks."""
+def execute(
+    project: Project,
+    tasks: list[Task],
+    parallel: int,
+    needs_spark: Callable[[Task], bool] | None = None,
+    start_spark: Callable[[], None] | None = None,
+) -> list[Task]:
+    """Run the plan's tasks, ``parallel`` at a time, dependencies first; returns the tasks.
+
+    ``start_spark`` is called once, from this thread, just before the first task for which
+    ``needs_spark`` is true starts: a plan whose Spark jobs end up blocked (their download
+    failed) never pays for a JVM.
+    """
     from .kernels import KernelPool
     from .runner import run_job
 
@@ -225,6 +237,9 @@ def execute(project: Project, tasks: list[Task], parallel: int) -> list[Task]:
                         elif all(s in ("success", "skipped") for s in states) and len(
                             running
                         ) < max(1, parallel):
+                            if start_spark and needs_spark and needs_spark(task):
+                                start_spark()
+                                start_spark = None  # once
                             task.status = "running"
                             running[pool.submit(run, task)] = task
                 if not running:

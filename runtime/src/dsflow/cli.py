@@ -39,21 +39,67 @@ def _cmd_setup(args: argparse.Namespace) -> None:
 
 
 def _cmd_templates(args: argparse.Namespace) -> None:
-    from .templates import list_job_templates
+    from .settings import load_settings
+    from .templates import (
+        job_templates,
+        parameter_lines,
+        question_parameters,
+        template_checkout,
+        usage_line,
+    )
 
     project = find_project()
-    templates = list_job_templates(project)
-    width = max(len(t.name) for t in templates)
+    grain = {"grain": load_settings(project).default_grain}  # what new-job fills in
     print(f"Job templates ({project.template_src} @ {project.template_commit}):")
-    for tpl in templates:
-        print(f"  {tpl.name:<{width}}  {tpl.description}")
-    print("\nCreate a job: just new-job TEMPLATE NAME [key=value ...]")
+    with template_checkout(project) as worker:
+        for tpl in job_templates(worker):
+            parameters = question_parameters(worker, tpl.name, defaults=grain)
+            print(f"\n{tpl.name}  {tpl.description}")
+            print(f"  {usage_line(tpl.name, parameters)}")
+            print("\n".join(parameter_lines(parameters, indent="    ")))
+    print("\nOne template's parameters and its job parameters: just new-job TEMPLATE --help")
+
+
+_NEW_JOB_USAGE = "just new-job TEMPLATE NAME [key=value ...] [--no-input]"
+
+
+class _HelpWithParser(argparse.Action):
+    """``new-job -h``: keeps its parser, so the command prints argparse's help when no template
+    is named, and that template's parameters when one is (argparse's --help would print
+    the same generic text for both)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=None, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, parser)
 
 
 def _cmd_new_job(args: argparse.Namespace) -> None:
-    from .new_job import new_job
+    from .new_job import new_job, new_job_help
 
+    if args.template is None:
+        if args.help:
+            args.help.print_help()
+            args.help.exit()  # as argparse's own --help does
+        raise DsflowError(
+            f"give a template and a NAME: {_NEW_JOB_USAGE}; `just templates` lists the templates"
+        )
     project = find_project()
+    if args.help:
+        print(new_job_help(project, args.template))
+        return
+    if args.name is None:
+        raise DsflowError(
+            f"NAME is missing: {_NEW_JOB_USAGE}; "
+            "`just new-job TEMPLATE --help` lists the template's parameters"
+        )
     params = parse_kv(args.params)
     interactive = False if args.no_input else None
     folder = new_job(project, args.template, args.name, params, interactive=interactive)
@@ -282,8 +328,11 @@ def _run_plan(project, settings, graph, jobs, start, end, options, force) -> Non
         print(f"  {task.label}: {task.reason}")
     started = time.monotonic()
     server = None
-    notebooks = any(graph.jobs[t.job].job_class == "notebook" for t in todo)
-    if notebooks and not spark_remote(project):
+
+    def start_spark() -> None:
+        nonlocal server
+        if spark_remote(project):  # the project's server, or one set in dsflow.yml, serves
+            return
         try:
             server = start_server(
                 project,
@@ -292,8 +341,15 @@ def _run_plan(project, settings, graph, jobs, start, end, options, force) -> Non
             )
         except DsflowError as exc:  # e.g. its port is taken: slower, not broken
             print(f"warning: {exc}; each run starts its own Spark instead", flush=True)
+
     try:
-        execute(project, tasks, int(parallel))
+        execute(
+            project,
+            tasks,
+            int(parallel),
+            needs_spark=lambda task: graph.jobs[task.job].job_class == "notebook",
+            start_spark=start_spark,
+        )
     finally:
         if server:
             from .services import stop
@@ -622,13 +678,18 @@ COMMANDS: tuple[Command, ...] = (
         "new-job",
         _cmd_new_job,
         "render a job from a template into jobs/<job>/",
-        "Render a job from the template source and version this project records.",
+        "Render a job from the template source and version this project records. "
+        "A template's parameters: just new-job TEMPLATE --help; every template's: "
+        "just templates.",
         args=(
-            _arg("template", help="job template (see `dsflow templates`)"),
-            _arg("name", help="dataset or table name, e.g. meteoparis"),
+            # optional to argparse, so `new-job TEMPLATE --help` reaches the command
+            _arg("template", nargs="?", metavar="TEMPLATE", help="job template (just templates)"),
+            _arg("name", nargs="?", metavar="NAME", help="dataset or table name, e.g. meteoparis"),
             _arg("params", nargs="*", metavar="key=value", help="template parameters"),
             _arg("--no-input", action="store_true", help="never prompt; use defaults"),
+            _arg("-h", "--help", action=_HelpWithParser, help="with TEMPLATE: its parameters"),
         ),
+        add_help=False,  # its --help prints the template's parameters
     ),
     Command(
         "update",
@@ -802,6 +863,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         args.func(args)
+        sys.stdout.flush()  # here, where a closed pipe is still ours to catch
+    except BrokenPipeError:
+        # `just status | head`: the reader has all it wanted; end quietly, and keep Python
+        # from complaining when it flushes stdout again at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except DsflowError as exc:
         from .redaction import redact_url
 

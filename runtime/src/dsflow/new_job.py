@@ -18,7 +18,16 @@ from .errors import DsflowError
 from .names import check_name, normalised_name, quoted
 from .project import ANSWERS_FILE, Project, read_answers
 from .settings import load_settings
-from .templates import job_templates, template_checkout
+from .templates import (
+    NAME_LABEL,
+    find_job_template,
+    job_parameters,
+    parameter_lines,
+    question_help,
+    question_parameters,
+    template_checkout,
+    usage_line,
+)
 from .umask import follow_umask
 
 # copier's words for a question without a default that got no answer
@@ -87,12 +96,10 @@ def new_job(
 
     project.jobs_dir.mkdir(exist_ok=True)
     with template_checkout(project) as worker:
-        known = [t.name for t in job_templates(worker)]
-        if template not in known:
-            raise DsflowError(f"unknown template {template!r}; available: {', '.join(known)}")
+        find_job_template(worker, template)
         staging = Path(tempfile.mkdtemp(prefix=".new-", dir=project.jobs_dir))
         try:
-            _render(project, staging, data, interactive, worker.template.questions_data)
+            _render(project, staging, data, interactive, worker)
             answers = read_answers(staging)
             unknown = sorted(set(params) - set(answers))
             if unknown:
@@ -134,7 +141,7 @@ def _render(
     dst: Path,
     data: dict[str, str],
     interactive: bool,
-    questions: dict[str, Any],
+    worker: copier.Worker,
 ) -> None:
     try:
         copier.run_copy(
@@ -154,8 +161,33 @@ def _render(
         required = _REQUIRED.fullmatch(message)
         if required:
             name = required.group(1)
-            help_text = str(questions.get(name, {}).get("help", "")).split(" — ")[0]
+            help_text = question_help(worker, name, data)
             message = f"{name} is required: pass {name}=... ({help_text})"
         raise DsflowError(f"cannot create the job: {message}") from None
     if not (dst / ANSWERS_FILE).is_file():
         raise DsflowError("cannot create the job: the template rendered no answers file")
+
+
+def new_job_help(project: Project, template: str) -> str:
+    """What ``just new-job TEMPLATE --help`` prints: the usage line, the parameters new-job
+    takes (copier.yml's questions) and the job parameters the new job starts with."""
+    with template_checkout(project) as worker:
+        found = find_job_template(worker, template)
+        grain = {"grain": load_settings(project).default_grain}  # what new_job fills in
+        questions = question_parameters(worker, template, defaults=grain)
+        spec = job_parameters(worker, template)
+    lines = [
+        f"{found.name}: {found.description}",
+        f"usage: {usage_line(template, questions)} [--no-input]",
+        "",
+        f"Parameters ({NAME_LABEL}, then key=value):",
+        *parameter_lines(questions),
+    ]
+    if spec:
+        lines += [
+            "",
+            "Job parameters (job_specs.yaml; one run overrides them: just run job=JOB key=value):",
+            *parameter_lines(spec),
+        ]
+    lines += ["", "The new job's README.md explains each in full."]
+    return "\n".join(lines)

@@ -208,7 +208,9 @@ def _run_locked(
         # built from the ${NAME} form: only passwords written into URLs are left to hide
         record.update(redact_value(record))
         _write_records(settings, spec, reports, record, failing=sys.exc_info()[1] is not None)
-    outputs = ", ".join(f"{p}/{part.label} ({n} rows)" for p, n in record["rows"].items())
+    outputs = ", ".join(
+        f"{p}/{part.label} ({_output_size(record, p, n)})" for p, n in record["rows"].items()
+    )
     print(
         f"ok {label} in {record['duration_s']:.1f} s -> {outputs or 'no declared outputs'}; "
         f"report: {_report_file(reports)}",
@@ -275,8 +277,14 @@ def _check_and_publish(
                 print(f"schema {ref.path}: {note}", flush=True)
             if outcome.notes:
                 record.setdefault("schema", {})[ref.path] = outcome.notes
-        rows[ref.path] = count_rows(folder) if ref.area == "tables" else _file_count(folder)
-        passed += run_checks(folder, spec.checks) if ref.area == "tables" else []
+        if ref.area == "tables":
+            rows[ref.path] = count_rows(folder)
+            passed += run_checks(folder, spec.checks)
+        else:  # "rows" keeps the file count run.json always had; files and bytes say it plainly
+            sizes = _file_sizes(folder)
+            rows[ref.path] = len(sizes)
+            record.setdefault("files", {})[ref.path] = len(sizes)
+            record.setdefault("bytes", {})[ref.path] = sum(sizes)
     record["rows"] = rows
     record["checks"] = passed
     published = []
@@ -355,8 +363,31 @@ def _report_file(reports: Path) -> Path:
     return html if html.is_file() else reports / "log.txt"
 
 
-def _file_count(folder: Path) -> int:
-    return sum(1 for p in folder.rglob("*") if p.is_file() and not p.name.startswith("_"))
+def _file_sizes(folder: Path) -> list[int]:
+    """The size of each data file under ``folder`` (dsflow's ``_`` markers left out)."""
+    return [
+        p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.name.startswith("_")
+    ]
+
+
+def _output_size(record: dict[str, Any], path: str, rows: int) -> str:
+    """``4 rows`` for a table, ``1 file, 2.3 KiB`` for a raw output (which has no rows)."""
+    if path not in record.get("files", {}):
+        return f"{rows} rows"
+    files = record["files"][path]
+    return f"{files} file{'' if files == 1 else 's'}, {_bytes(record['bytes'][path])}"
+
+
+def _bytes(size: int) -> str:
+    """``512 B``, ``2.3 KiB``, ``1.0 MiB``: binary units, one decimal past bytes."""
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if round(value, 1) < 1024 or unit == "TiB":  # 1023.96 KiB reads 1.0 MiB
+            break
+    return f"{value:.1f} {unit}"
 
 
 def _upstream(settings: Settings, spec: JobSpec, part: Partition) -> dict[str, str]:

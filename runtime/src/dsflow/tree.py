@@ -19,7 +19,8 @@ def _run_status(folder: Path) -> str:
 def datastore_tree(datastore: Path, max_listed: int = 3) -> list[str]:
     """Lines describing ``raw/``, ``tables/`` and ``job_runs/``: each dataset with its partitions.
 
-    Long partition lists are shortened to the first and last few, with a count.
+    Long partition lists are shortened to the first and last ``max_listed``, with a count of
+    the rows left out (always two or more: a single row is shown rather than counted).
     """
     lines = [f"{datastore}/"]
     for area in AREAS:
@@ -44,11 +45,11 @@ def datastore_tree(datastore: Path, max_listed: int = 3) -> list[str]:
                 marks = {p: "ok" if is_complete(p) else "--" for p in parts}
                 done = sum(1 for m in marks.values() if m == "ok")
                 lines.append(f"    {child.name}/  {len(parts)} partitions, {done} complete")
-            shown = (
-                parts if len(parts) <= 2 * max_listed else parts[:max_listed] + parts[-max_listed:]
-            )
+            # a "... 1 more" line would take the place of the one row it hides: show the row
+            elided = len(parts) - 2 * max_listed if len(parts) > 2 * max_listed + 1 else 0
+            shown = parts[:max_listed] + parts[len(parts) - max_listed :] if elided else parts
             for i, part in enumerate(shown):
-                if len(parts) > 2 * max_listed and i == max_listed:
-                    lines.append(f"      ... {len(parts) - 2 * max_listed} more")
+                if elided and i == max_listed:
+                    lines.append(f"      ... {elided} more")
                 lines.append(f"      {part.name}  {marks[part]}")
     return lines

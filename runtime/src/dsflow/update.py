@@ -26,6 +26,8 @@ from .project import ANSWERS_FILE, Project, read_answers
 
 # Copier's inline conflict markers; only whole lines count (a file may mention them in text).
 CONFLICT_LINE = re.compile(r"^(<<<<<<< before updating|>>>>>>> after updating)\s*$", re.M)
+# how many uncommitted files the refusal to update names before it counts the rest
+MAX_NAMED = 5
 
 
 @dataclass
@@ -70,12 +72,33 @@ def check_clean(root: Path) -> None:
             "the project is not a git repository; copier update needs one: "
             "git init && git add -A && git commit -m 'dsflow project'"
         )
-    if _git(root, "status", "--porcelain", "--", ".").strip():
+    dirty = uncommitted_files(root)
+    if dirty:
         raise DsflowError(
-            "the project has uncommitted changes and copier update refuses to merge over "
-            "them: commit them (git add -A && git commit -m '...') or stash them "
-            "(git stash -u), then run `just update` again"
+            f"the project has uncommitted changes ({_some(dirty)}) and copier update refuses "
+            "to merge over them: commit them (git add -A && git commit -m '...') or stash "
+            "them (git stash -u), then run `just update` again"
         )
+
+
+def uncommitted_files(root: Path) -> list[str]:
+    """Changed, staged and untracked paths under ``root``, relative to it, in git's order.
+
+    An untracked folder is one entry (``notes/``), as ``git status`` shows it.
+    """
+    top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
+    found = []
+    for _, path in _status(root, top, untracked="normal"):
+        rel = _relative(root, top, path)
+        found.append(rel + "/" if path.endswith("/") else rel)
+    return found
+
+
+def _some(paths: list[str], limit: int = MAX_NAMED) -> str:
+    """The first ``limit`` paths, then how many more; each on one line (repr when unprintable)."""
+    names = [p if p.isprintable() else repr(p) for p in paths[:limit]]
+    more = len(paths) - limit
+    return ", ".join(names) + (f" and {more} more" if more > 0 else "")
 
 
 def _update_one(folder: Path, vcs_ref: str | None) -> ItemResult:
@@ -162,9 +185,10 @@ def update_project(project: Project, vcs_ref: str | None = None, sync: bool = Tr
     return report
 
 
-def _status(root: Path, top: Path) -> list[tuple[str, str]]:
-    """(status code, path relative to the repository top) of each changed file under root."""
-    out = _git(root, "status", "--porcelain", "-z", "--untracked-files=all", "--", ".")
+def _status(root: Path, top: Path, untracked: str = "all") -> list[tuple[str, str]]:
+    """(status code, path relative to the repository top) of each changed file under root;
+    ``untracked="normal"`` gives an untracked folder as one entry ending in ``/``."""
+    out = _git(root, "status", "--porcelain", "-z", f"--untracked-files={untracked}", "--", ".")
     entries, fields = [], out.split("\0")
     while fields:
         entry = fields.pop(0)
