@@ -48,18 +48,41 @@ def resolve_partition(spec: JobSpec, ds: str | None) -> Partition:
     return parse_partition(ds, spec.grain)
 
 
+_writers_cache: dict[tuple, dict[str, list[JobSpec]]] = {}
+
+
 def writer_specs(project: Project, settings: Settings) -> dict[str, list[JobSpec]]:
     """The specs of the jobs writing each dataset path (specs that do not load are skipped;
-    more than one writer is an error `just graph` names)."""
+    more than one writer is an error `just graph` names). Read-only for callers.
+
+    One run asks several times (one writer, input grains, input files, hints) and a backfill
+    once per task: the specs are parsed again only when a ``job_specs.yaml`` changed."""
+    names = project.job_names()
+    key = (str(project.jobs_dir), settings.default_grain) + tuple(
+        (name, *_stamp(project.jobs_dir / name / SPEC_FILE)) for name in names
+    )
+    cached = _writers_cache.get(key)
+    if cached is not None:
+        return cached
     writers: dict[str, list[JobSpec]] = {}
-    for name in project.job_names():
+    for name in names:
         try:
             spec = find_job(project, name, settings.default_grain)
         except DsflowError:
             continue
         for out in spec.outputs:
             writers.setdefault(out.path, []).append(spec)
+    _writers_cache.clear()  # one project at a time is all a process needs
+    _writers_cache[key] = writers
     return writers
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
 
 
 def input_grains(project: Project, settings: Settings, spec: JobSpec) -> dict[str, str]:
@@ -174,8 +197,6 @@ def check_input_files(project: Project, settings: Settings, spec: JobSpec, part:
     undoes it), and every Parquet file of a table must have a readable footer (a corrupt one
     is named with its partition, and refuses this run only, instead of a Spark error deep in
     the job; every other ``ds`` runs as usual)."""
-    import pyarrow.parquet as pq
-
     from .publish import JOURNAL
 
     grains = input_grains(project, settings, spec)
@@ -194,6 +215,8 @@ def check_input_files(project: Project, settings: Settings, spec: JobSpec, part:
                 )
             if ref.area != "tables":
                 continue
+            import pyarrow.parquet as pq  # here: a run reading no table never pays for it
+
             folder = partition_dir(settings, ref, used)
             for path in sorted(folder.rglob("*.parquet")):
                 if any(p.startswith(("_", ".")) for p in path.relative_to(folder).parts):
