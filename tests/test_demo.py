@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO, just, run
+from conftest import REPO, just, own_spark_env, run
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +57,7 @@ def demo(template_repo, tmp_path_factory, samples_url):
     cmd = [sys.executable, str(REPO / "tools/demo.py"), str(project)]
     cmd += ["--template", str(template_repo), "--ref", "v1.0.0"]
     cmd += ["--base-url", samples_url, "--keep-services"]
-    result = run(cmd, cwd=REPO)
+    result = run(cmd, cwd=REPO, env=own_spark_env())  # the demo's own warm Spark, as a user's
     yield project, result.stdout
     just(project, "stop-all")
 

@@ -212,7 +212,7 @@ def test_a_failure_stops_its_downstream_only(project):
         ),
         (
             ["start=2024-01-01"],
-            "usage: just backfill start=YYYY-MM-DD end=YYYY-MM-DD (end included) [job=X] [parallel=N] [force=true] [dry-run=true]",
+            "usage: just backfill start=YYYY-MM-DD end=YYYY-MM-DD (end included) [job=X] [parallel=N] [force=true] [dry-run=true] [verbose=true]",
         ),
         (
             ["start=2024-01-01", "end=2024-01-02", "parallel=0"],
@@ -261,7 +261,7 @@ def test_dag_generation_is_idempotent_and_leaves_hand_written_dags(project):
     assert "bash_command=RUN + ' job=create-table-fct-daily-weather ds={{ ds }}'" in text
     assert str(project) not in text  # the same file serves the compose stack's /project
     assert "    t_create_table_fct_observations >> t_create_table_fct_daily_weather" in text
-    assert "catchup=False" in text and '"retries": 2' in text
+    assert "catchup=False" in text and 'os.environ.get("DSFLOW_AIRFLOW_RETRIES", "2")' in text
     second = just(project, "dag").stdout
     assert f"unchanged {dag}" in second and dag.read_text() == text
     assert hand.read_text() == "# my DAG\n"

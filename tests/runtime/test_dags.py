@@ -5,9 +5,11 @@ tests/test_pipelines.py and tests/test_rollups.py)."""
 from __future__ import annotations
 
 import ast
+from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
-from dsflow.dags import render_dags
+from dsflow.dags import TEST_ENV, render_dags
 from dsflow.errors import DsflowError
 from dsflow.graph import build_graph
 from dsflow.project import find_project
@@ -84,4 +86,39 @@ def test_job_names_that_collide_in_dag_code_are_refused(project_root):
     assert str(refused.value) == (
         "jobs load-a and load_a differ only by '-' and '_': Airflow DAG code cannot tell them "
         "apart; rename one"
+    )
+
+
+def _retries_of(source: str, env: dict[str, str]) -> tuple[int, timedelta]:
+    """RETRIES and RETRY_DELAY as the DAG file works them out in ``env`` (its assignments run
+    alone: Airflow is not installed here)."""
+    tree = ast.parse(source)
+    wanted = {"RETRIES", "RETRY_DELAY"}
+    body = [n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id in wanted]
+    namespace: dict = {"os": SimpleNamespace(environ=env), "timedelta": timedelta}
+    exec(compile(ast.Module(body=body, type_ignores=[]), "dag", "exec"), namespace)
+    return namespace["RETRIES"], namespace["RETRY_DELAY"]
+
+
+def test_retries_come_from_the_environment_airflow_parses_the_dag_in(project_root):
+    """2 retries 5 minutes apart unless DSFLOW_AIRFLOW_RETRIES / DSFLOW_AIRFLOW_RETRY_DELAY_S
+    say otherwise (`just airflow-cli dags test` sets retries to 0), as the header says; the
+    file is the same on every `just dag`."""
+    write_job(project_root / "jobs", "days", job_spec("days", outputs=["tables/days"]))
+    project = find_project(project_root)
+    graph = build_graph(project, load_settings(project))
+    (source,) = render_dags(graph, "Demo").values()
+    assert render_dags(graph, "Demo") == {"dsflow_demo_daily.py": source}
+    assert 'default_args={"retries": RETRIES, "retry_delay": RETRY_DELAY}' in source
+    assert source.splitlines()[1:6] == [
+        "# Each task is retried DSFLOW_AIRFLOW_RETRIES times (default 2),",
+        "# DSFLOW_AIRFLOW_RETRY_DELAY_S seconds apart (default 300): environment variables",
+        "# read when Airflow parses this file. `just airflow-cli dags test ...` sets",
+        "# DSFLOW_AIRFLOW_RETRIES=0 (unless already set): a failing task fails the test at once",
+        "# instead of waiting out its retries.",
+    ]
+    assert _retries_of(source, {}) == (2, timedelta(minutes=5))
+    assert _retries_of(source, {**TEST_ENV, "DSFLOW_AIRFLOW_RETRY_DELAY_S": "30"}) == (
+        0,
+        timedelta(seconds=30),
     )

@@ -111,10 +111,12 @@ def test_status_json_keeps_each_dataset_at_its_grain(mixed):
     }
 
 
-def test_default_range_ends_at_the_latest_partition_of_any_grain(mixed):
+def test_default_range_is_the_data_of_the_finest_grain_up_to_the_latest_of_any(mixed):
+    """The days from the first daily partition (the monthly 2024-01 does not pull in the 29
+    days before it) to the latest partition of any grain."""
     project = find_project(mixed)
     settings = load_settings(project)
-    assert default_range(settings, build_graph(project, settings)) == ("2024-01-20", "2024-02-02")
+    assert default_range(settings, build_graph(project, settings)) == ("2024-01-30", "2024-02-02")
 
 
 def test_a_project_of_monthly_tables_shows_its_months(project_root):
@@ -128,11 +130,11 @@ def test_a_project_of_monthly_tables_shows_its_months(project_root):
     project = find_project(project_root)
     settings = load_settings(project)
     start, end = default_range(settings, build_graph(project, settings))
-    assert (start, end) == ("2022-12-01", "2024-01-01")  # 14 months up to the latest
+    assert (start, end) == ("2023-11-01", "2024-01-01")  # its months, none missing before
     lines = render_grid(states_of(project_root, start, end))
     assert lines[:2] == [
-        "monthly            2022-12 .. 2024-01",
-        "tables/fct_months  " + "." * 11 + "###  3 complete, 11 missing",
+        "monthly            2023-11 .. 2024-01",
+        "tables/fct_months  ###  3 complete",
     ]
 
 

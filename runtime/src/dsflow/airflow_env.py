@@ -3,14 +3,24 @@ tree is large and must not constrain the jobs' environment.
 
 ``AIRFLOW_HOME`` is ``.airflow/home`` (a SQLite database, logs); the DAG folder is the project's
 ``airflow/dags/``; nothing from Airflow's examples is loaded.
+
+Airflow 3's CLI reads most of what it shows (``dags list``, ``dags details``, ``tasks
+states-for-dag-run``, ...) from its database, where the service's DAG processor writes the
+DAGs it parses. Before the service ever ran, or while it is stopped, that is empty or out of
+date, so :func:`run_airflow` makes ``dags list`` and ``dags list-import-errors`` parse the DAG
+files (their ``--local``), and writes the DAGs into the database (``airflow dags
+reserialize``) before the other commands that read them from there, when the files changed
+since it last did.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -19,6 +29,16 @@ from .errors import DsflowError
 from .project import Project
 
 REQUIREMENTS = "airflow/requirements.txt"
+# in .airflow/home: the DAG folder's fingerprint when its DAGs were last written to the database
+DAGS_STAMP = ".dsflow-dags"
+# command groups whose commands read DAGs from the database; ``test`` and ``reserialize`` parse
+# the DAG files themselves (and write them there)
+DB_GROUPS = ("dags", "tasks", "assets", "backfill")
+PARSING_COMMANDS = ("test", "reserialize")
+# the commands that can parse the DAG files instead (``--local``): what they show then is the
+# files as they are now, deleted ones and fixed import errors included
+LOCAL_COMMANDS = (("dags", "list"), ("dags", "list-import-errors"))
+HELP = {"-h", "--help"}
 
 
 def airflow_dir(project: Project) -> Path:
@@ -51,7 +71,7 @@ def ensure_airflow(project: Project) -> Path:
     exe = _install(project)
     stamp = airflow_dir(project) / "home" / ".dsflow-migrated"
     if not stamp.is_file():
-        print("creating Airflow's database (airflow db migrate, ~15 s)...", flush=True)
+        _progress("creating Airflow's database (airflow db migrate, ~15 s)...")
         result = subprocess.run(
             [str(exe), "db", "migrate"], env=airflow_env(project), capture_output=True, text=True
         )
@@ -75,7 +95,7 @@ def _install(project: Project) -> Path:
         raise DsflowError("uv not found: run `just setup` (it installs uv), then retry")
     if not requirements.is_file():
         raise DsflowError(f"{requirements} is missing: it pins the Airflow version")
-    print(f"installing Airflow into {venv} (first use; about a minute)...", flush=True)
+    _progress(f"installing Airflow into {venv} (first use; about a minute)...")
     for cmd in (
         [uv, "venv", "--quiet", "--allow-existing", str(venv)],
         [
@@ -97,10 +117,100 @@ def _install(project: Project) -> Path:
     return exe
 
 
+def _progress(line: str) -> None:
+    # stderr: what the Airflow command prints on stdout (``-o json``) stays parseable
+    print(line, file=sys.stderr, flush=True)
+
+
+def _command(args: list[str]) -> tuple[str, ...]:
+    """The command group and command of ``airflow ARGS`` (``("dags", "list")``)."""
+    return tuple(a for a in args if not a.startswith("-"))[:2]
+
+
+def reads_dags_from_db(args: list[str]) -> bool:
+    """True for an ``airflow ARGS`` that shows DAGs from Airflow's database (``dags list``,
+    ``tasks states-for-dag-run``, ...), not one that parses the DAG files (``--local``,
+    ``dags test``) or asks for help."""
+    if {"--local", *HELP} & set(args):
+        return False
+    command = _command(args)
+    if command in LOCAL_COMMANDS and "-l" in args:
+        return False
+    return len(command) == 2 and command[0] in DB_GROUPS and command[1] not in PARSING_COMMANDS
+
+
+def without_service(args: list[str]) -> list[str]:
+    """``airflow ARGS`` as run while the Airflow service is not running: ``dags list`` and
+    ``dags list-import-errors`` parse the DAG files (``--local``), since no DAG processor keeps
+    the database up to date."""
+    if _command(args) in LOCAL_COMMANDS and reads_dags_from_db(args):
+        return [*args, "--local"]
+    return args
+
+
+def _dags_fingerprint(folder: Path) -> str:
+    entries = []
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        if path.is_file() and "__pycache__" not in path.parts:
+            info = path.stat()
+            entries.append(f"{path.relative_to(folder)}\0{info.st_size}\0{info.st_mtime_ns}")
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()
+
+
+def sync_dags(project: Project, exe: Path) -> None:
+    """Write the DAG files of ``airflow/dags/`` into Airflow's database (``airflow dags
+    reserialize``) when they changed since the last time (the Airflow service's DAG processor
+    does it while the service runs). A failure is a warning: the command asked for still runs."""
+    stamp = airflow_dir(project) / "home" / DAGS_STAMP
+    fingerprint = _dags_fingerprint(project.root / "airflow" / "dags")
+    if stamp.is_file() and stamp.read_text() == fingerprint:
+        return
+    _progress("reading airflow/dags/ into Airflow's database (airflow dags reserialize, ~5 s)...")
+    result = subprocess.run(
+        [str(exe), "dags", "reserialize"],
+        cwd=project.root,
+        env=airflow_env(project),
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode:
+        last = (result.stderr.strip().splitlines() or ["?"])[-1]
+        print(
+            f"dsflow: warning: airflow dags reserialize failed ({last}): what Airflow shows "
+            "may be out of date; `just airflow-cli dags list-import-errors --local` checks "
+            "the DAG files",
+            file=sys.stderr,
+        )
+        return
+    stamp.write_text(fingerprint)
+
+
 def run_airflow(project: Project, args: list[str]) -> int:
-    """Run ``airflow ARGS`` in the project's Airflow environment; returns its exit code."""
+    """Run ``airflow ARGS`` in the project's Airflow environment; returns its exit code.
+
+    While the Airflow service is not running, ``dags list`` and ``dags list-import-errors``
+    parse the DAG files (:func:`without_service`) and the other commands that read DAGs from
+    the database get them written there first (:func:`sync_dags`). ``dags test`` runs with the
+    generated DAGs' retries off (:data:`dsflow.dags.TEST_ENV`, unless the environment sets
+    them)."""
+    from . import services
+    from .dags import TEST_ENV
+
     exe = ensure_airflow(project)
-    return subprocess.run([str(exe), *args], cwd=project.root, env=airflow_env(project)).returncode
+    env = airflow_env(project)
+    if services.get(project, "airflow") is None:
+        args = without_service(args)
+        if reads_dags_from_db(args):
+            sync_dags(project, exe)
+    testing = _command(args) == ("dags", "test")
+    if testing:
+        env = {**TEST_ENV, **env}
+    code = subprocess.run([str(exe), *args], cwd=project.root, env=env).returncode
+    if testing:
+        # it wrote the DAGs it parsed, retries off, into the database: write them again, as
+        # they are, before a command shows them from there
+        (airflow_dir(project) / "home" / DAGS_STAMP).unlink(missing_ok=True)
+    return code
 
 
 def start_airflow(project: Project) -> tuple[Any, str]:

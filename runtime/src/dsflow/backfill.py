@@ -9,6 +9,10 @@ with warm kernels (one per worker and job) and, once a notebook is about to run,
 Spark Connect server (started for the backfill and stopped after, unless it was already
 running). Every task keeps the single-run protocol: lock, staging, checks, atomic publish, its
 own report. A failure blocks the tasks downstream of it, never independent ones.
+
+What each run prints goes to its own log (``run.log`` in its report folder) and the terminal
+shows one line per outcome, under a progress display (:mod:`dsflow.progress`); ``verbose=true``
+streams the runs' lines instead.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .datastore import is_complete, partition_dir
+from .datastore import is_complete, partition_dir, report_dir
 from .errors import DsflowError
 from .graph import Graph
 from .mapping import input_span
@@ -27,6 +34,10 @@ from .partitions import Partition, period, range_bound
 from .project import Project
 from .settings import Settings
 from .staleness import job_partitions, stale_reason
+
+if TYPE_CHECKING:
+    from .progress import Progress
+    from .runner import RunResult
 
 LARGE_RANGE = 10_000
 
@@ -41,6 +52,9 @@ class Task:
     deps: list[tuple[str, Partition]] = field(default_factory=list)
     status: str = "pending"  # pending, running, success, failed, blocked, skipped, waiting
     error: str = ""
+    seconds: float | None = None  # how long its run took
+    outputs: str = ""  # what a successful run published
+    log: Path | None = None  # the run's log, once it holds a line
 
     @property
     def key(self) -> tuple[str, Partition]:
@@ -174,14 +188,22 @@ def execute(
     parallel: int,
     needs_spark: Callable[[Task], bool] | None = None,
     start_spark: Callable[[], None] | None = None,
+    display: Progress | None = None,
+    logs: bool = False,
 ) -> list[Task]:
     """Run the plan's tasks, ``parallel`` at a time, dependencies first; returns the tasks.
 
     ``start_spark`` is called once, from this thread, just before the first task for which
     ``needs_spark`` is true starts: a plan whose Spark jobs end up blocked (their download
     failed) never pays for a JVM.
+
+    ``logs`` sends what each run prints (and a command-line job's output) to its ``run.log``,
+    and ``display`` (plain lines by default) gets one line per outcome; without ``logs`` the
+    runs' lines stream as they come, with the outcomes the runs do not print themselves.
     """
     from .kernels import KernelPool
+    from .output import RUN_LOG, capture, routed, say
+    from .progress import Progress
     from .runner import run_job
 
     by_key = {t.key: t for t in tasks}
@@ -189,37 +211,47 @@ def execute(
         if not task.reason and task.status != "waiting":
             task.status = "skipped"
     todo = [t for t in tasks if t.reason]
-    total = len(todo)
-    started = time.monotonic()
+    display = display or Progress(todo, parallel)
+    settings = None
+    if logs:
+        from .settings import load_settings
+
+        settings = load_settings(project)
     kernels = KernelPool()
     lock = threading.Lock()
 
-    def progress() -> None:
-        counts = {
-            s: sum(1 for t in todo if t.status == s)
-            for s in ("success", "failed", "blocked", "running")
-        }
-        done = counts["success"] + counts["failed"] + counts["blocked"]
-        print(
-            f"[{done}/{total}] ok {counts['success']}, failed {counts['failed']}, "
-            f"blocked {counts['blocked']}, running {counts['running']} "
-            f"- {time.monotonic() - started:.0f} s",
-            flush=True,
-        )
-
     def run(task: Task) -> None:
-        try:
-            run_job(project, task.job, task.part.value, kernels=kernels)
-            task.status = "success"
-        except DsflowError as exc:
-            task.status = "failed"
-            task.error = str(exc)
-        except Exception as exc:  # a bug or a dead kernel: still this task's failure only
-            task.status = "failed"
-            task.error = f"{exc.__class__.__name__}: {exc}"
+        begun = time.monotonic()
+        with ExitStack() as stack:
+            log = None
+            if settings is not None:
+                path = report_dir(settings, task.job, task.part) / RUN_LOG
+                log = stack.enter_context(capture(path))
+            status, error = "failed", ""
+            try:
+                result = run_job(project, task.job, task.part.value, kernels=kernels)
+                task.outputs = _published(result) if log is not None else ""
+                status = "success"
+            except DsflowError as exc:
+                error = str(exc)
+            except Exception as exc:  # a bug or a dead kernel: still this task's failure only
+                error = f"{exc.__class__.__name__}: {exc}"
+            if error and log is not None and log.written:  # what `just run` would end with
+                say(f"dsflow: error: {error}", err=True)
+            task.log = log.path if log is not None and log.written else None
+        task.seconds = time.monotonic() - begun
+        task.error = error
+        task.status = status  # last: the display counts it done from here
+
+    def ended(task: Task) -> None:
+        line = outcome_line(task)
+        display.finished(task, line if logs or task.status != "success" else None)
 
     try:
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        with ExitStack() as stack:
+            if logs:
+                stack.enter_context(routed())
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=max(1, parallel)))
             running: dict[Future, Task] = {}
             while True:
                 with lock:
@@ -233,7 +265,7 @@ def execute(
                                 d for d in task.deps if by_key[d].status in ("failed", "blocked")
                             )
                             task.error = f"upstream {bad[0]} {bad[1].label} did not publish"
-                            progress()
+                            ended(task)
                         elif all(s in ("success", "skipped") for s in states) and len(
                             running
                         ) < max(1, parallel):
@@ -241,30 +273,72 @@ def execute(
                                 start_spark()
                                 start_spark = None  # once
                             task.status = "running"
+                            display.started(task)
                             running[pool.submit(run, task)] = task
                 if not running:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    running.pop(future)
-                progress()
+                    ended(running.pop(future))
     finally:
         kernels.shutdown()
     return tasks
 
 
-def summary(tasks: list[Task], elapsed: float) -> bool:
-    """Print the outcome; True when nothing failed or was blocked."""
+def _published(result: RunResult) -> str:
+    """``raw/x/ds=2024-01-02 (1 file, 2.3 KiB), tables/y/ds=2024-01-02 (4 rows)``, as the
+    run's own ok line says it."""
+    from .runner import _output_size
+
+    record = result.record
+    label = record.get("partition", "")
+    shown = [
+        f"{path}/{label} ({_output_size(record, path, rows)})"
+        for path, rows in record.get("rows", {}).items()
+    ]
+    return ", ".join(shown) or "no declared outputs"
+
+
+def outcome_line(task: Task) -> str:
+    """The one line a finished, failed or blocked task shows:
+    ``ok <job> <partition> in 3.1 s -> <outputs>``, ``FAILED <job> <partition>: <error> (log:
+    <path>)``, ``BLOCKED <job> <partition>: upstream ... did not publish``."""
+    if task.status == "success":
+        return f"ok {task.label} in {task.seconds or 0:.1f} s -> {task.outputs}"
+    if task.status == "blocked":
+        return f"BLOCKED {task.label}: {task.error}"
+    error = (task.error.strip().splitlines() or ["unknown error"])[0]
+    if task.log is None:
+        return f"FAILED {task.label}: {error}"
+    # the log says it all again, with the report's path: the line keeps the cause
+    error = error.removeprefix(f"{task.label} failed: ")
+    error = error.rsplit("; report: ", 1)[0]
+    return f"FAILED {task.label}: {error} (log: {shown_path(task.log)})"
+
+
+def shown_path(path: Path) -> Path:
+    """``path`` relative to the current folder (the project's, under ``just``) when inside it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def summary(tasks: list[Task], elapsed: float, write: Callable[[str], None] | None = None) -> bool:
+    """Print the outcome (through ``write``, ``print`` by default); True when nothing failed
+    or was blocked."""
+    write = write or print
     counts = {
         s: sum(1 for t in tasks if t.status == s)
         for s in ("success", "skipped", "failed", "blocked", "waiting")
     }
-    print(
+    write(
         f"done in {elapsed:.0f} s: {counts['success']} published, {counts['skipped']} up to date, "
         f"{counts['failed']} failed, {counts['blocked']} blocked"
         + (f", {counts['waiting']} waiting for their period's data" if counts["waiting"] else "")
     )
     for task in tasks:
         if task.status in ("failed", "blocked", "waiting"):
-            print(f"  {task.status.upper():<7} {task.label}: {task.error}")
+            log = f" (log: {shown_path(task.log)})" if task.log else ""
+            write(f"  {task.status.upper():<7} {task.label}: {task.error}{log}")
     return counts["failed"] == 0 and counts["blocked"] == 0

@@ -302,11 +302,14 @@ def _cmd_graph(args: argparse.Namespace) -> None:
 def _run_plan(project, settings, graph, jobs, start, end, options, force) -> None:  # noqa: ANN001
     import time
 
+    from . import spare_kernel
     from .backfill import check_size, execute, plan, print_plan, summary
+    from .progress import open_display
     from .spark import spark_remote
     from .spark_server import start_server
 
     dry_run = _truthy(options.get("dry-run"))
+    verbose = _truthy(options.get("verbose"))
     parallel = options.get("parallel", "1")
     if not parallel.isdigit() or int(parallel) < 1:
         raise DsflowError(f"parallel must be a positive number, not {parallel!r}")
@@ -328,10 +331,13 @@ def _run_plan(project, settings, graph, jobs, start, end, options, force) -> Non
         print(f"  {task.label}: {task.reason}")
     started = time.monotonic()
     server = None
+    display = open_display(todo, int(parallel), verbose=verbose)
 
     def start_spark() -> None:
         nonlocal server
         if spark_remote(project):  # the project's server, or one set in dsflow.yml, serves
+            # its spare kernel's idle timer must not stop the server under the backfill
+            spare_kernel.stop(project)
             return
         try:
             server = start_server(
@@ -343,19 +349,24 @@ def _run_plan(project, settings, graph, jobs, start, end, options, force) -> Non
             print(f"warning: {exc}; each run starts its own Spark instead", flush=True)
 
     try:
-        execute(
-            project,
-            tasks,
-            int(parallel),
-            needs_spark=lambda task: graph.jobs[task.job].job_class == "notebook",
-            start_spark=start_spark,
-        )
+        with display:  # each run's lines go to its run.log, unless verbose=true
+            execute(
+                project,
+                tasks,
+                int(parallel),
+                needs_spark=lambda task: graph.jobs[task.job].job_class == "notebook",
+                start_spark=start_spark,
+                display=display,
+                logs=not verbose,
+            )
     finally:
         if server:
             from .services import stop
 
             stop(project, [server.name])
-    if not summary(tasks, time.monotonic() - started):
+        else:
+            spare_kernel.start(project)  # for the runs after, with a fresh idle timer
+    if not summary(tasks, time.monotonic() - started, display.line):
         raise SystemExit(1)
 
 
@@ -376,19 +387,19 @@ def _graph_jobs(options: dict[str, str]) -> tuple[Project, Any, Any, list[str]]:
 def _cmd_pipeline(args: argparse.Namespace) -> None:
     from .resolve import resolve_partition
 
-    options = parse_kv(args.params, allowed=["ds", "job", "parallel", "dry-run"])
+    options = parse_kv(args.params, allowed=["ds", "job", "parallel", "dry-run", "verbose"])
     project, settings, graph, jobs = _graph_jobs(options)
     ds = options.get("ds") or resolve_partition(graph.jobs[jobs[0]], None).value
     _run_plan(project, settings, graph, jobs, ds, ds, options, force=True)
 
 
 def _cmd_backfill(args: argparse.Namespace) -> None:
-    allowed = ["start", "end", "job", "parallel", "force", "dry-run", "confirm"]
+    allowed = ["start", "end", "job", "parallel", "force", "dry-run", "confirm", "verbose"]
     options = parse_kv(args.params, allowed=allowed)
     if "start" not in options or "end" not in options:
         raise DsflowError(
             "usage: just backfill start=YYYY-MM-DD end=YYYY-MM-DD (end included) [job=X] "
-            "[parallel=N] [force=true] [dry-run=true]"
+            "[parallel=N] [force=true] [dry-run=true] [verbose=true]"
         )
     project, settings, graph, jobs = _graph_jobs(options)
     force = _truthy(options.get("force"))
@@ -401,33 +412,46 @@ def _cmd_status(args: argparse.Namespace) -> None:
     from .graph import build_graph
     from .settings import load_settings
     from .status import (
-        default_range,
+        chosen_range,
+        dataset_states,
         half_published,
         leftover_staging,
+        no_partitions_line,
         partition_states,
+        range_line,
         render_grid,
+        status_range,
     )
 
     options = parse_kv(args.params, allowed=["start", "end", "format"])
+    output = options.get("format", "text")
+    if output not in ("text", "json"):
+        raise DsflowError(f"format must be text or json, not {output!r}")
     project = find_project()
     settings = load_settings(project)
     graph = build_graph(project, settings)
-    first, last = default_range(settings, graph)
-    start, end = options.get("start", first), options.get("end", last)
-    states = partition_states(settings, graph, start, end)
+    shown = status_range(settings, graph)
+    start, end = chosen_range(shown, options.get("start"), options.get("end"))
+    # nothing published or run yet, and no range asked for: a grid would be all "missing"
+    nothing = not shown.any_data and "start" not in options and "end" not in options
+    states = dataset_states(graph) if nothing else partition_states(settings, graph, start, end)
     leftovers = leftover_staging(settings, graph)
     undo = half_published(settings, graph)
-    if options.get("format") == "json":
+    if output == "json":
         document = {
-            "start": start,
-            "end": end,
+            "start": None if nothing else start,
+            "end": None if nothing else end,
             "datasets": states,
             "leftovers": leftovers,
             "half_published": [command for command, _ in undo],
         }
         print(json.dumps(document, indent=2))
-    elif options.get("format", "text") == "text":
-        print("\n".join(render_grid(states)))
+    else:
+        if nothing and states:
+            print(no_partitions_line(graph))
+        else:
+            header = [range_line(shown, start, end)] if states else []
+            print("\n".join(header + render_grid(states)))
         for command, _ in undo:
             print(
                 f"half-published: a run was killed between its outputs; `{command}` puts "
@@ -439,8 +463,6 @@ def _cmd_status(args: argparse.Namespace) -> None:
                 "each partition removes its own):"
             )
             print("\n".join(f"  {path}" for path in leftovers[:10]))
-    else:
-        raise DsflowError(f"format must be text or json, not {options['format']!r}")
 
 
 def _cmd_dag(args: argparse.Namespace) -> None:
@@ -482,9 +504,12 @@ def _cmd_compose(args: argparse.Namespace) -> None:
 
 
 def _cmd_spark(args: argparse.Namespace) -> None:
+    from .spare_kernel import start as start_spare
     from .spark_server import start_server
 
-    service = start_server(find_project())
+    project = find_project()
+    service = start_server(project)
+    start_spare(project)  # the first `just run` then starts no kernel of its own
     print(f"spark: running at {service.url} (pid {service.pid}, log {service.log})")
     print("runs and notebooks of this project now use it; stop it with `just stop spark`")
 
@@ -527,6 +552,10 @@ def _cmd_stop(args: argparse.Namespace) -> None:
                 )
             raise DsflowError(f"{name} is not running (running: {listed}); nothing was stopped")
     stopped = stop(project, names)
+    if names is None or "spark" in names:
+        from .spare_kernel import stop as stop_spare
+
+        stop_spare(project)  # it serves the server's runs only
     print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
@@ -722,7 +751,8 @@ COMMANDS: tuple[Command, ...] = (
         _cmd_pipeline,
         "run every job (or job=X, +X, X+) for one partition, in dependency order",
         "Run jobs for one partition in dependency order. job=X runs X alone, job=+X X and "
-        "its upstream, job=X+ X and its downstream. A failure stops its downstream only.",
+        "its upstream, job=X+ X and its downstream. A failure stops its downstream only. "
+        "verbose=true streams each run's output instead of writing it to its run.log.",
         params=True,
     ),
     Command(
@@ -732,7 +762,8 @@ COMMANDS: tuple[Command, ...] = (
         "Plan every (job, partition) from start to end, both included; skip partitions "
         "that are complete and up to date (code, parameters and upstream unchanged) and "
         "say why the others run. parallel=N runs independent work at once; force=true "
-        "reruns everything; dry-run=true prints the plan and writes nothing.",
+        "reruns everything; dry-run=true prints the plan and writes nothing. Each run's output "
+        "goes to its run.log and the terminal shows one line per run; verbose=true streams it.",
         params=True,
     ),
     Command(
@@ -855,6 +886,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run one command; user errors become one line on stderr and exit 2."""
+    # jsonschema compiles an IRI grammar on import when rfc3987-syntax is installed (Jupyter
+    # Server pulls it in): 1 s of every run that reads a notebook, for a format dsflow never
+    # checks. Without the module jsonschema skips that one format check.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if args.command == "airflow-cli":  # argparse keeps a leading option (--help) out of REMAINDER

@@ -3,7 +3,9 @@
 One DAG per grain (``dsflow_<project>_<grain>``): a BashOperator per job running
 ``just run job=X ds=...`` from the project root, dependencies from the graph, the schedule
 from the grain with data-interval semantics (a run covers the period that just ended, and its
-``{{ ds }}`` is that period), retries, ``catchup`` off. Regenerating is idempotent; files
+``{{ ds }}`` is that period), retries (2, 5 minutes apart; ``DSFLOW_AIRFLOW_RETRIES`` and
+``DSFLOW_AIRFLOW_RETRY_DELAY_S`` in Airflow's environment change them, and ``just airflow-cli
+dags test`` turns them off: :data:`TEST_ENV`), ``catchup`` off. Regenerating is idempotent; files
 without the generated-by header (hand-written DAGs) are never touched.
 
 A DAG file holds no absolute path: the project root is found from the file's own place
@@ -37,6 +39,11 @@ SCHEDULES = {
     "monthly": "0 0 1 * *",
     "yearly": "0 0 1 1 *",
 }
+# each task's retries unless DSFLOW_AIRFLOW_RETRIES / DSFLOW_AIRFLOW_RETRY_DELAY_S say otherwise
+RETRIES = 2
+RETRY_DELAY_S = 300
+# what `just airflow-cli dags test` sets: a failed task ends the test run
+TEST_ENV = {"DSFLOW_AIRFLOW_RETRIES": "0"}
 SENSOR_POKE_S = 300
 SENSOR_TIMEOUT_S = 2 * 24 * 3600
 # the partition value a run passes, from Airflow's template context
@@ -46,8 +53,14 @@ DS_TEMPLATE = {
 }
 
 _TEMPLATE = """{header}
+# Each task is retried DSFLOW_AIRFLOW_RETRIES times (default {retries}),
+# DSFLOW_AIRFLOW_RETRY_DELAY_S seconds apart (default {retry_delay_s}): environment variables
+# read when Airflow parses this file. `just airflow-cli dags test ...` sets
+# DSFLOW_AIRFLOW_RETRIES=0 (unless already set): a failing task fails the test at once
+# instead of waiting out its retries.
 {docstring}
 
+import os
 import shlex
 from datetime import timedelta
 from pathlib import Path
@@ -61,6 +74,10 @@ START = pendulum.datetime(2024, 1, 1, tz="UTC")  # with catchup off, only new pe
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])  # this file is in airflow/dags/
 # evaluated by bash when the task runs: the compose stack's Airflow sets DSFLOW_RUN
 RUN = "${{DSFLOW_RUN:-.venv/bin/just run}}"
+RETRIES = int(os.environ.get("DSFLOW_AIRFLOW_RETRIES", "{retries}"))
+RETRY_DELAY = timedelta(
+    seconds=int(os.environ.get("DSFLOW_AIRFLOW_RETRY_DELAY_S", "{retry_delay_s}"))
+)
 
 with DAG(
     dag_id={dag_id!r},
@@ -69,7 +86,7 @@ with DAG(
     start_date={start_date},
     catchup=False,
     max_active_runs=1,
-    default_args={{"retries": 2, "retry_delay": timedelta(minutes=5)}},
+    default_args={{"retries": RETRIES, "retry_delay": RETRY_DELAY}},
     tags=["dsflow", {grain!r}],
 ) as dag:
 {tasks}
@@ -142,6 +159,8 @@ def render_dags(graph: Graph, project_name: str) -> dict[str, str]:
             # a Python literal, never pasted text: a project name is the user's to choose
             docstring=repr(f"dsflow jobs of {project_name} with grain {grain}: {', '.join(jobs)}."),
             grain=grain,
+            retries=RETRIES,
+            retry_delay_s=RETRY_DELAY_S,
             timetable_import=", CronDataIntervalTimetable" if grain in SCHEDULES else "",
             dag_id=ident,
             description=f"dsflow {grain} jobs: {', '.join(jobs)}",

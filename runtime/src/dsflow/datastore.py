@@ -30,6 +30,8 @@ from .specs import DatasetRef
 
 SUCCESS = "_SUCCESS"
 KERNEL_LOG = "kernel.log"
+# jupytext notebooks converted once, by content hash (outside the datastore: not data)
+NOTEBOOK_CACHE = Path(".dsflow") / "cache" / "notebooks"
 METADATA = "_dsflow.json"
 AREAS = ("raw", "tables", "job_runs")
 JOB_RUNS = "job_runs"

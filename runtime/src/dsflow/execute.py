@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -25,11 +27,39 @@ class JobFailed(DsflowError):
     exit_code = 1
 
 
-def read_notebook(script: Path) -> Any:
-    """Load ``.ipynb`` as is, or a jupytext ``.py`` (percent format) into a notebook in memory."""
+def read_notebook(script: Path, cache: Path | None = None) -> Any:
+    """Load ``.ipynb`` as is, or a jupytext ``.py`` (percent format) into a notebook in memory.
+
+    With ``cache`` (a folder), a ``.py`` converted once is kept there as ``.ipynb`` under the
+    hash of its text and jupytext's version: jupytext's import alone costs about 1 s a run.
+    """
+    import nbformat
+
+    if script.suffix == ".ipynb":
+        return _with_kernelspec(nbformat.read(script, as_version=4))
+    text = script.read_bytes()
+    cached = None
+    if cache is not None:
+        from importlib.metadata import version
+
+        digest = hashlib.sha256(text + version("jupytext").encode()).hexdigest()[:32]
+        cached = cache / f"{digest}.ipynb"
+        if cached.is_file():
+            with contextlib.suppress(ValueError, OSError):  # a torn cache file: convert again
+                return _with_kernelspec(nbformat.read(cached, as_version=4))
     import jupytext
 
-    notebook = jupytext.read(script)
+    notebook = _with_kernelspec(jupytext.reads(text.decode(), fmt=script.suffix.lstrip(".")))
+    if cached is not None:
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(f".{os.getpid()}.tmp")
+            nbformat.write(notebook, partial)
+            os.replace(partial, cached)
+    return notebook
+
+
+def _with_kernelspec(notebook: Any) -> Any:
     notebook.metadata.setdefault(
         "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
     )
@@ -41,12 +71,13 @@ def run_notebook(
     output: Path,
     parameters: dict[str, Any],
     engine: dict[str, Any],
+    cache: Path | None = None,
 ) -> None:
     """Execute ``script`` with ``parameters`` injected; the executed notebook goes to ``output``.
 
     The output is written whatever the outcome, so a failing cell is visible in the report.
     ``engine`` (from :meth:`dsflow.kernels.KernelPool.engine_kwargs`) names the kernel it runs
-    on, started in the job's folder.
+    on, started in the job's folder; ``cache`` keeps converted ``.py`` notebooks.
     """
     import logging
 
@@ -59,7 +90,7 @@ def run_notebook(
 
     try:
         papermill.execute_notebook(
-            read_notebook(script),
+            read_notebook(script, cache),
             str(output),
             parameters=parameters,
             kernel_name="python3",

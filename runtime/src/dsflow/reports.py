@@ -19,15 +19,39 @@ RUNNING = "running"  # run.json while its run goes on; still there after a kill
 KILLED = "killed"
 
 
-_local = threading.local()
+_EXPORTER: Any = None
+_EXPORTER_LOCK = threading.Lock()
 
 
 def render_html(notebook: Path, html: Path) -> None:
     """Render an executed notebook to HTML in-process (no nbconvert subprocess)."""
     import nbformat
 
-    body, _ = _exporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    node = nbformat.read(notebook, as_version=4)
+    with _EXPORTER_LOCK:  # nbconvert's exporters are not documented thread-safe
+        body, _ = _exporter().from_notebook_node(node)
     html.write_text(body)
+
+
+def warm_up_renderer() -> threading.Thread:
+    """Import nbconvert and compile the report template in a background thread.
+
+    Started while a notebook executes (the main thread then mostly waits on the kernel), so
+    the report is rendered right after the last cell instead of 1 s later.
+    """
+
+    def warm() -> None:
+        from nbformat import v4
+
+        # a code and a Markdown cell: the syntax highlighter and Markdown parser load too
+        sample = v4.new_notebook(cells=[v4.new_code_cell("1"), v4.new_markdown_cell("*1*")])
+        sample.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+        with _EXPORTER_LOCK:
+            _exporter().from_notebook_node(sample)
+
+    thread = threading.Thread(target=warm, name="dsflow-report-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 # JupyterLab's look without the scripts it loads from a CDN (require.js, MathJax, Mermaid):
@@ -40,17 +64,17 @@ _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 
 
 def _exporter() -> Any:
-    # a new exporter compiles its templates again (about 0.1 s a report); a backfill's worker
-    # threads each keep one, as exporters are not documented thread-safe
-    if not hasattr(_local, "exporter"):
+    # one exporter a process, its templates compiled once (about 0.5 s); callers hold the lock
+    global _EXPORTER
+    if _EXPORTER is None:
         import jinja2
         from nbconvert import HTMLExporter
 
-        _local.exporter = HTMLExporter(
+        _EXPORTER = HTMLExporter(
             extra_loaders=[jinja2.DictLoader({"dsflow_report.html.j2": _TEMPLATE})],
             template_file="dsflow_report.html.j2",
         )
-    return _local.exporter
+    return _EXPORTER
 
 
 # Files in a job folder that do not run: documentation, copier's answers, the spec (whose

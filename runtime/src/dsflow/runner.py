@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import threading
 import time
 import uuid
 from contextlib import ExitStack
@@ -17,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from . import spare_kernel
 from .checks import count_rows, run_checks
 from .contract_enforcement import Enforced, enforce, unreadable_partitions
 from .contracts import contract_lock, declared_columns, write_contract
@@ -31,10 +31,12 @@ from .datastore import (
     report_dir,
 )
 from .errors import DsflowError, disk_error
-from .execute import JobFailed, run_notebook, run_script, script_command
+from .execute import JobFailed, run_script, script_command
 from .faults import checkpoint
 from .kernels import KernelPool
 from .locks import partition_lock
+from .notebook_runs import execute_notebook
+from .output import say
 from .partitions import Partition
 from .project import PROJECT_ROOT_ENV, Project
 from .publish import clean_stale_staging, publish_all, recover, staging_dir
@@ -64,8 +66,6 @@ from .resolve import (
 from .settings import Settings, load_settings
 from .specs import SPEC_FILE, DatasetRef, JobSpec, find_job
 
-_HTML_LOCK = threading.Lock()
-
 
 @dataclass
 class RunResult:
@@ -87,6 +87,7 @@ def run_job(
 
     ``kernels`` (backfills) runs notebooks on warm kernels instead of a fresh one per run.
     """
+    entered = time.perf_counter()
     settings = load_settings(project)
     spec = find_job(project, job, settings.default_grain)
     if spec.job_class == "dashboard":
@@ -102,8 +103,12 @@ def run_job(
 
     reports = report_dir(settings, job, part)
     lock_dir = locks_dir(settings, job)
-    with partition_lock(lock_dir, job, part.label):
-        return _run_locked(project, settings, spec, part, params, reports, kernels)
+    try:
+        with partition_lock(lock_dir, job, part.label):
+            return _run_locked(project, settings, spec, part, params, reports, kernels, entered)
+    finally:
+        if spec.job_class == "notebook" and kernels is None:
+            spare_kernel.start(project)  # warm, while the user reads, for the next run
 
 
 def _check_declared_schemas(project: Project, spec: JobSpec) -> None:
@@ -130,8 +135,11 @@ def _run_locked(
     params: dict[str, Any],
     reports: Path,
     kernels: KernelPool | None = None,
+    entered: float | None = None,
 ) -> RunResult:
     checkpoint("locked")
+    # where a run's time goes (run.json "timings_s"; `just bench-run` shows their medians)
+    clock = _Phases(entered)
     secrets = resolve_secrets(project.root, spec, params)  # the values, for the job alone
     phash = parameters_hash(params, settings)  # before the staging paths are filled in
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
@@ -142,7 +150,7 @@ def _run_locked(
         (reports / stale).unlink(missing_ok=True)
     for final in recover(reports):
         shown = Path(final).relative_to(settings.datastore)
-        print(f"put back the previous {shown}: a killed run had published it alone", flush=True)
+        say(f"put back the previous {shown}: a killed run had published it alone")
     staging: dict[str, Path] = {}
     for ref in spec.outputs:
         parent = _staging_parent(settings, ref, part)
@@ -168,7 +176,7 @@ def _run_locked(
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     label = f"{spec.name} {part.label}"
-    print(f"run {label}: {spec.code_name} ({spec.job_class})", flush=True)
+    say(f"run {label}: {spec.code_name} ({spec.job_class})")
     try:
         # inside the try: a disk too full for it still gets the staging folders removed
         write_record(reports, {**record, "status": RUNNING, "pid": os.getpid()})
@@ -176,12 +184,14 @@ def _run_locked(
         try:
             job_params = substitute_secrets(params, secrets)  # the job alone sees the values
             kernel_log = job_runs_dir(settings, spec.name) / KERNEL_LOG
-            _execute(spec, job_params, reports, kernel_log, kernels, secrets)
+            clock.lap("prepare")
+            _execute(project, settings, spec, job_params, reports, kernel_log, kernels, secrets)
         finally:
+            clock.lap("execute")
             redact_run_files(reports, secrets)  # before the report is rendered or served
             if (reports / "report.ipynb").is_file():
-                with _HTML_LOCK:  # nbconvert's exporters are not known to be thread-safe
-                    render_html(reports / "report.ipynb", reports / "report.html")
+                render_html(reports / "report.ipynb", reports / "report.html")
+            clock.lap("report")
         checkpoint("executed")
         with ExitStack() as held:
             lock_dir = locks_dir(settings, spec.name)
@@ -189,6 +199,7 @@ def _run_locked(
                 if ref.area == "tables":
                     held.enter_context(contract_lock(lock_dir, ref.name))
             _check_and_publish(project, settings, spec, part, staging, record, reports)
+        clock.lap("checks_publish")
         record["status"] = "success"
     except Exception as exc:  # the job's failure, a check's, or a dead kernel: all exit 1
         if isinstance(exc, OSError) and disk_error(exc):
@@ -205,16 +216,16 @@ def _run_locked(
         record["finished_at"] = datetime.now(UTC).isoformat()
         record["duration_s"] = round(time.time() - started, 3)
         record["report"] = str(_report_file(reports))
+        record["timings_s"] = clock.laps
         # built from the ${NAME} form: only passwords written into URLs are left to hide
         record.update(redact_value(record))
         _write_records(settings, spec, reports, record, failing=sys.exc_info()[1] is not None)
     outputs = ", ".join(
         f"{p}/{part.label} ({_output_size(record, p, n)})" for p, n in record["rows"].items()
     )
-    print(
+    say(
         f"ok {label} in {record['duration_s']:.1f} s -> {outputs or 'no declared outputs'}; "
-        f"report: {_report_file(reports)}",
-        flush=True,
+        f"report: {_report_file(reports)}"
     )
     return RunResult("success", reports, record)
 
@@ -274,7 +285,7 @@ def _check_and_publish(
             )
             enforced[ref.path] = outcome
             for note in outcome.notes:
-                print(f"schema {ref.path}: {note}", flush=True)
+                say(f"schema {ref.path}: {note}")
             if outcome.notes:
                 record.setdefault("schema", {})[ref.path] = outcome.notes
         if ref.area == "tables":
@@ -313,13 +324,12 @@ def _warn_unreadable(ref: DatasetRef, table_folder: Path, contract: Any, final: 
     """A new or changed contract may not read partitions published before it: say which."""
     lines = unreadable_partitions(table_folder, contract, complete_partitions(table_folder), final)
     for line in lines[:3]:
-        print(
+        say(
             f"warning: table {ref.path}: {line}: readers fail on that partition until it is re-run",
-            file=sys.stderr,
-            flush=True,
+            err=True,
         )
     if len(lines) > 3:
-        print(f"warning: table {ref.path}: {len(lines) - 3} more such partitions", file=sys.stderr)
+        say(f"warning: table {ref.path}: {len(lines) - 3} more such partitions", err=True)
 
 
 def _sources(settings: Settings, spec: JobSpec, part: Partition) -> str:
@@ -336,6 +346,8 @@ def _sources(settings: Settings, spec: JobSpec, part: Partition) -> str:
 
 
 def _execute(
+    project: Project,
+    settings: Settings,
     spec: JobSpec,
     params: dict[str, Any],
     reports: Path,
@@ -344,13 +356,9 @@ def _execute(
     secrets: dict[str, str],
 ) -> None:
     if spec.job_class == "notebook":
-        pool = kernels or KernelPool()
-        try:
-            engine = pool.engine_kwargs(spec.folder, kernel_log)
-            run_notebook(spec.script, reports / "report.ipynb", params, engine)
-        finally:
-            if kernels is None:
-                pool.shutdown()
+        execute_notebook(
+            project, settings, spec, params, reports / "report.ipynb", kernel_log, kernels
+        )
     else:
         log = reports / "log.txt"
         run_script(
@@ -399,3 +407,16 @@ def _upstream(settings: Settings, spec: JobSpec, part: Partition) -> dict[str, s
             if meta is not None:
                 result[upstream_key(ref, used, part)] = meta.get("run_id", "?")
     return result
+
+
+class _Phases:
+    """Seconds spent in each phase of a run, lap by lap since the run was asked for."""
+
+    def __init__(self, since: float | None) -> None:
+        self._last = since if since is not None else time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now

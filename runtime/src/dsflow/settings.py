@@ -33,6 +33,10 @@ class Settings:
     runner: str = "local"
     spark_master: str = "local[2]"
     spark_remote: str = ""
+    # auto: a notebook run starts the project's Spark Connect server when none runs, and that
+    # server stops after spark_idle_stop_minutes without a run; manual: only `just spark`
+    spark_server: str = "auto"
+    spark_idle_stop_minutes: float = 30.0
     ports: dict[str, int] = field(default_factory=dict)  # as dsflow.yml gives them
 
     def port(self, service: str) -> int:
@@ -62,6 +66,14 @@ def load_settings(project: Project) -> Settings:
     spark = raw.get("spark") or {}
     if not isinstance(spark, dict):
         raise DsflowError(f"{path}: spark must be a mapping (master:, remote:), not {spark!r}")
+    server = spark.get("server", "auto")
+    if server not in ("auto", "manual"):
+        raise DsflowError(f"{path}: spark.server must be auto or manual, not {server!r}")
+    idle = spark.get("idle_stop_minutes", 30)
+    if isinstance(idle, bool) or not isinstance(idle, int | float) or idle <= 0:
+        raise DsflowError(
+            f"{path}: spark.idle_stop_minutes must be a positive number of minutes, not {idle!r}"
+        )
     ports = raw.get("ports") or {}
     if not isinstance(ports, dict):
         raise DsflowError(f"{path}: ports must be a mapping of service: port, not {ports!r}")
@@ -76,5 +88,7 @@ def load_settings(project: Project) -> Settings:
         runner=runner,
         spark_master=str(spark.get("master", "local[2]")),
         spark_remote=str(spark.get("remote") or ""),
+        spark_server=server,
+        spark_idle_stop_minutes=float(idle),
         ports={str(k): int(v) for k, v in ports.items()},
     )

@@ -225,7 +225,7 @@ def resync(root: Path, conflicts: list[str]) -> str:
     uv = shutil.which("uv")
     if not uv:
         return "not re-synced: uv is not on PATH; install it, then run `just setup`"
-    for args in (["lock", "--quiet"], ["sync", "--locked", "--quiet"]):
+    for args in (["lock", "--quiet"], ["sync", "--locked", "--quiet", "--compile-bytecode"]):
         result = subprocess.run([uv, *args], cwd=root, capture_output=True, text=True)
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["?"])[-1]
