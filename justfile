@@ -74,3 +74,8 @@ bench-run:
 [group('bench')]
 bench-backfill:
     {{ run }} python bench/bench_backfill.py
+
+# benchmark: a 7-day demo backfill vs its peers on the same work (Dagster assets, Ploomber); installs the bench group
+[group('bench')]
+bench-peers:
+    uv run --frozen --group bench python bench/bench_peers.py

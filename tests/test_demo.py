@@ -57,9 +57,11 @@ def demo(template_repo, tmp_path_factory, samples_url):
     cmd = [sys.executable, str(REPO / "tools/demo.py"), str(project)]
     cmd += ["--template", str(template_repo), "--ref", "v1.0.0"]
     cmd += ["--base-url", samples_url, "--keep-services"]
-    result = run(cmd, cwd=REPO, env=own_spark_env())  # the demo's own warm Spark, as a user's
-    yield project, result.stdout
-    just(project, "stop-all")
+    try:
+        result = run(cmd, cwd=REPO, env=own_spark_env())  # the demo's own warm Spark, as a user's
+        yield project, result.stdout
+    finally:  # a failed demo must not leave its server on the port the next tests use
+        just(project, "stop-all", check=False)
 
 
 def sample_rows(day: str) -> list[dict]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO, git, just, run
+from conftest import REPO, git, just, own_spark_env, run
 
 pytestmark = pytest.mark.slow
 
@@ -56,9 +56,11 @@ def project(template_repo, tmp_path_factory):
     cmd = [sys.executable, str(REPO / "tools/demo.py"), str(dest), "--days", "0"]
     cmd += ["--template", str(template_repo), "--ref", "v1.0.0"]
     cmd += ["--base-url", f"http://127.0.0.1:{server.server_address[1]}"]
-    run(cmd, cwd=REPO)
-    yield dest
-    just(dest, "stop-all")
+    try:
+        run(cmd, cwd=REPO)
+        yield dest
+    finally:
+        just(dest, "stop-all", check=False)
     server.shutdown()
     server.server_close()
 
@@ -88,7 +90,9 @@ def test_graph_orders_the_demo_jobs(project):
 
 
 def test_pipeline_for_one_day(project):
-    result = just(project, "pipeline", "ds=2024-01-01")
+    """With no Spark running (not even the test session's shared one), a pipeline starts the
+    project's server for itself and stops it at the end."""
+    result = just(project, "pipeline", "ds=2024-01-01", env=own_spark_env())
     assert "starting a Spark Connect server for this run (stopped at the end)" in result.stdout
     assert (
         "done in" in result.stdout

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import FIGURES, git, just
+from conftest import FIGURES, git, just, own_spark_env
 
 pytestmark = pytest.mark.slow
 
@@ -403,6 +403,7 @@ def test_a_killed_backfill_stops_the_spark_server_it_started(project):
     backfill = subprocess.Popen(
         ["just", "backfill", "job=sleepy", "start=2024-04-01", "end=2024-04-01"],
         cwd=project,
+        env=own_spark_env(),  # no shared server: the backfill starts the project's own
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -38,11 +38,12 @@ def execute_notebook(
     kernels: KernelPool | None,
 ) -> None:
     """Run the notebook of ``spec`` with ``params`` into ``output`` (see the module docstring)."""
-    warm_up_renderer()  # the report renders as soon as the last cell ends
     cache = project.root / NOTEBOOK_CACHE
     if kernels:
-        run_notebook(spec.script, output, params, kernels.engine_kwargs(spec.folder, kernel_log))
+        engine = kernels.engine_kwargs(spec.folder, kernel_log)
+        run_notebook(spec.script, output, params, engine, cache)
         return
+    warm_up_renderer()  # the report renders as soon as the last cell ends
     # papermill imports here, not in a thread: an import thread contending for the GIL with
     # this one made a warm run 0.8 s slower, not faster
     register_engine()

@@ -21,6 +21,7 @@ KILLED = "killed"
 
 _EXPORTER: Any = None
 _EXPORTER_LOCK = threading.Lock()
+_WARMED = False
 
 
 def render_html(notebook: Path, html: Path) -> None:
@@ -33,12 +34,18 @@ def render_html(notebook: Path, html: Path) -> None:
     html.write_text(body)
 
 
-def warm_up_renderer() -> threading.Thread:
-    """Import nbconvert and compile the report template in a background thread.
+def warm_up_renderer() -> None:
+    """Import nbconvert and compile the report template in a background thread, once.
 
-    Started while a notebook executes (the main thread then mostly waits on the kernel), so
-    the report is rendered right after the last cell instead of 1 s later.
+    Started while a single run's notebook executes (the main thread then mostly waits on the
+    kernel), so the report is rendered right after the last cell instead of 0.5 s later. Not
+    in a backfill: its worker threads import the same modules meanwhile, and IPython's import
+    is not safe against that (``KeyError: 'IPython'``).
     """
+    global _WARMED
+    if _WARMED:
+        return
+    _WARMED = True
 
     def warm() -> None:
         from nbformat import v4
@@ -49,9 +56,7 @@ def warm_up_renderer() -> threading.Thread:
         with _EXPORTER_LOCK:
             _exporter().from_notebook_node(sample)
 
-    thread = threading.Thread(target=warm, name="dsflow-report-warm-up", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=warm, name="dsflow-report-warm-up", daemon=True).start()
 
 
 # JupyterLab's look without the scripts it loads from a CDN (require.js, MathJax, Mermaid):

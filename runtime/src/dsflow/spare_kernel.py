@@ -114,7 +114,7 @@ def claim(project: Project, cwd: Path, env: dict[str, str]) -> Spare | None:
     setup = (
         "import os as _os, json as _json\n"
         "from dsflow.spare_kernel import claimed as _claimed\n"
-        "_claimed()\n"
+        f"_claimed({os.getpid()}, {_start_time(os.getpid())!r})\n"
         f"_os.chdir({str(cwd)!r})\n"
         "_os.environ.clear()\n"
         f"_os.environ.update(_json.loads({json.dumps(env)!r}))\n"
@@ -165,9 +165,17 @@ def mark_auto_started(project: Project, pid: int) -> None:
     (state_dir(project) / AUTO_STARTED).write_text(str(pid))
 
 
-def claimed() -> None:
-    """Called in the kernel by the run that took it: the idle timer stops."""
+def claimed(owner: int, owner_start: str) -> None:
+    """Called in the kernel by the run that took it: the idle timer stops, and the kernel now
+    ends with that run's process (a killed run leaves no kernel behind, as a pooled one)."""
     _CLAIMED.set()
+
+    def watch() -> None:
+        while _start_time(owner) == owner_start:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="dsflow-owner-watch", daemon=True).start()
 
 
 def _starting(folder: Path) -> bool:
