@@ -18,7 +18,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import just
+from conftest import just, own_spark_env
 from dsflow.envfile import SPARK_TOKEN, read_env
 
 PAYLOAD = """
@@ -95,7 +95,7 @@ def test_the_projects_own_session_passes_the_token(server, tmp_path):
         touch = udf(lambda _: open({str(marker)!r}, "w").write("ran") and "ran")
         print(spark.range(1).select(touch("id")).collect())
     """
-    env = {k: v for k, v in os.environ.items() if k != SPARK_TOKEN}
+    env = own_spark_env()  # no token, and not the test session's shared server: the project's
     result = subprocess.run(
         [str(project / ".venv/bin/python"), "-c", textwrap.dedent(code)],
         cwd=project,

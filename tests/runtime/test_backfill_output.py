@@ -236,3 +236,19 @@ def test_eta_is_the_median_run_time_over_the_workers():
     assert display.eta() == 3 * 4.0 / 2  # three runs left, 4 s each (the median), two at a time
     assert progress.Progress(todo[3:], parallel=2).eta() is None  # nothing finished yet
     assert [progress.clock(s) for s in (7, 750, 3723)] == ["0:07", "12:30", "1:02:03"]
+
+
+def test_a_long_plan_on_a_terminal_is_one_line_per_job():
+    """On a terminal a 30-day plan is one line per job, so the live display stays in view;
+    elsewhere (and in dry runs) every run keeps its line."""
+    from dsflow.backfill import plan_lines
+
+    days = [parse_partition(f"2024-01-{d:02d}", "daily") for d in range(1, 31)]
+    todo = [Task("a", day, "missing") for day in days]
+    todo += [Task("b", day, "code changed" if n < 2 else "upstream a ds=x reruns")
+             for n, day in enumerate(days)]  # fmt: skip
+    assert plan_lines(todo, compact=True) == [
+        "  a: 30 runs, ds=2024-01-01 .. ds=2024-01-30 (30 missing)",
+        "  b: 30 runs, ds=2024-01-01 .. ds=2024-01-30 (2 code changed, 28 upstream reruns)",
+    ]
+    assert len(plan_lines(todo)) == 60 and plan_lines(todo)[0] == "  a ds=2024-01-01: missing"

@@ -182,6 +182,28 @@ def print_plan(tasks: list[Task]) -> None:
     )
 
 
+def plan_lines(todo: list[Task], compact: bool = False) -> list[str]:
+    """The runs to do, one line each (``  job ds=...: reason``), or with ``compact`` one line
+    per job: its count, first and last partition, and its reasons counted."""
+    if not compact:
+        return [f"  {task.label}: {task.reason}" for task in todo]
+    by_job: dict[str, list[Task]] = {}
+    for task in todo:
+        by_job.setdefault(task.job, []).append(task)
+    lines = []
+    for job, tasks in by_job.items():
+        reasons: dict[str, int] = {}
+        for task in tasks:
+            reason = str(task.reason)
+            key = "upstream reruns" if reason.startswith("upstream") else reason
+            reasons[key] = reasons.get(key, 0) + 1
+        counted = ", ".join(f"{n} {reason}" for reason, n in reasons.items())
+        first, last = tasks[0].part.label, tasks[-1].part.label
+        span = first if len(tasks) == 1 else f"{first} .. {last}"
+        lines.append(f"  {job}: {len(tasks)} run{'s' * (len(tasks) > 1)}, {span} ({counted})")
+    return lines
+
+
 def execute(
     project: Project,
     tasks: list[Task],

@@ -303,7 +303,7 @@ def _run_plan(project, settings, graph, jobs, start, end, options, force) -> Non
     import time
 
     from . import spare_kernel
-    from .backfill import check_size, execute, plan, print_plan, summary
+    from .backfill import check_size, execute, plan, plan_lines, print_plan, summary
     from .progress import open_display
     from .spark import spark_remote
     from .spark_server import start_server
@@ -327,11 +327,11 @@ def _run_plan(project, settings, graph, jobs, start, end, options, force) -> Non
         + (f", {waiting} waiting for their period's data" if waiting else "")
         + f"; parallel={parallel}"
     )
-    for task in todo:
-        print(f"  {task.label}: {task.reason}")
+    display = open_display(todo, int(parallel), verbose=verbose)
+    # on a terminal a long plan is one line per job, so the live display stays in view
+    print("\n".join(plan_lines(todo, compact=display.live and len(todo) > 20)))
     started = time.monotonic()
     server = None
-    display = open_display(todo, int(parallel), verbose=verbose)
 
     def start_spark() -> None:
         nonlocal server

@@ -70,17 +70,17 @@ class KernelPool:
         self._logs = contextlib.ExitStack()
         self._lock = threading.Lock()
         self._logs_by_kernel: dict[int, Any] = {}
-        register_engine()
 
     def engine_kwargs(self, cwd: Path, log: Path) -> dict[str, Any]:
         """papermill ``execute_notebook`` arguments that run on this thread's kernel for ``cwd``.
 
         A kernel started for them writes its own output to ``log`` (appended to).
         """
-        from jupyter_client.manager import AsyncKernelManager
-
         key = (threading.get_ident(), cwd)
-        with self._lock:
+        with self._lock:  # also serialises the first import of papermill among workers
+            engine = register_engine()  # here, not at creation: a no-op backfill imports none
+            from jupyter_client.manager import AsyncKernelManager
+
             km = self._kernels.get(key)
             log_file = None
             if km is None:
@@ -90,7 +90,7 @@ class KernelPool:
                 log_file = self._logs.enter_context(log.open("ab"))
                 self._logs_by_kernel[id(km)] = log_file
         return {
-            "engine_name": register_engine(),
+            "engine_name": engine,
             "km": km,
             "kernel_cwd": str(cwd),
             "kernel_log": log_file,

@@ -28,6 +28,8 @@ DONE = ("success", "failed", "blocked")
 class Progress:
     """Plain lines: each outcome, then the ``[done/total] ...`` line (for pipes, logs and CI)."""
 
+    live = False  # True for the terminal's display
+
     def __init__(self, todo: Sequence[Task], parallel: int) -> None:
         self.todo = list(todo)
         self.parallel = max(1, parallel)
@@ -115,6 +117,8 @@ class Progress:
 class LiveProgress(Progress):
     """The terminal's display (rich): redrawn in place, outcome lines printed above it, gone
     when the backfill ends (the summary follows)."""
+
+    live = True
 
     def __init__(self, todo: Sequence[Task], parallel: int, console: Console | None = None) -> None:
         super().__init__(todo, parallel)
