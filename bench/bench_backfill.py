@@ -23,21 +23,16 @@ The data: samples/make_meteo.py --days 30, served over HTTP on 127.0.0.1.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-from harness import template, timed
+from harness import demo_project, serve_meteo, timed
 
-REPO = Path(__file__).resolve().parents[1]
 DAYS = 30
 NAIVE_DAYS = 2
 SEQUENTIAL_DAYS = 8
@@ -52,11 +47,6 @@ DOWNLOADS = ["download-meteo-json", "download-stations"]
 
 def day(i: int) -> str:
     return f"2024-01-{i + 1:02d}"
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def task_durations(project: Path, days: range) -> dict[str, float]:
@@ -168,22 +158,8 @@ def warm_costs(project: Path, base: Path) -> dict[str, float]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        samples = base / "samples"
-        subprocess.run(
-            [sys.executable, REPO / "samples/make_meteo.py", "--out", samples / "meteo", "--days", str(DAYS)],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        handler = functools.partial(_Quiet, directory=str(samples))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        project = base / "project"
-        print("setting up a demo project (jobs only)...", flush=True)
-        subprocess.run(
-            [sys.executable, REPO / "tools/demo.py", project, "--days", "0",
-             "--template", template(base), "--ref", "v1.0.0", "--base-url", url],
-            check=True, capture_output=True,
-        )  # fmt: skip
+        url, server = serve_meteo(base, DAYS)
+        project = demo_project(base, url)
         print(f"ours: a {DAYS}-day backfill, parallel=2 ...", flush=True)
         ours = timed(
             ["just", "backfill", "start=2024-01-01", f"end={day(DAYS - 1)}", "parallel=2"], project

@@ -28,8 +28,6 @@ The peers are in the `bench` dependency group (Dagster, Ploomber), never in the 
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import re
@@ -38,7 +36,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,11 +43,10 @@ from datetime import datetime
 from pathlib import Path
 
 import yaml
-from harness import template
+from harness import demo_project, serve_meteo
 from peer_ploomber import write as write_pipeline
 from peer_steps import daily_weather_summary
 
-REPO = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
 RUNS = int(os.environ.get("RUNS", "1"))
 DAYS = [f"2024-01-{i:02d}" for i in range(1, 8)]
@@ -83,11 +79,6 @@ class Side:
     run: Callable[[int], float]
     tables: Callable[[int], Path]
     times: list[float] = field(default_factory=list)
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def run_logged(cmd: list, cwd: Path, env: dict, log: Path) -> float:
@@ -231,23 +222,8 @@ def breakdown(project: Path, started: float, wall: float) -> list[str]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        samples = base / "samples"
-        subprocess.run(
-            [sys.executable, REPO / "samples/make_meteo.py", "--out", samples / "meteo",
-             "--days", str(len(DAYS))],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        handler = functools.partial(_Quiet, directory=str(samples))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        project = base / "project"
-        print("setting up a demo project (jobs only)...", flush=True)
-        subprocess.run(
-            [sys.executable, REPO / "tools/demo.py", project, "--days", "0",
-             "--template", template(base), "--ref", "v1.0.0", "--base-url", url],
-            check=True, capture_output=True, env=PROJECT_ENV,
-        )  # fmt: skip
+        url, server = serve_meteo(base, len(DAYS))
+        project = demo_project(base, url, PROJECT_ENV)
         use_free_spark_port(project)
         starts: list[float] = []
         try:

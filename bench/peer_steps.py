@@ -45,11 +45,8 @@ def download(url: str, target: Path, timeout_s: float = 30) -> int:
     return len(body)
 
 
-def table_from_json(spark: Any, source: Path, sink: Path, ds: str) -> int:
-    """The create_table_from_json notebook's cells; returns the rows written."""
-    from dsflow.readers import read_json
-
-    df = read_json(spark, str(source))
+def _write_partition(df: Any, sink: Path, ds: str) -> int:
+    """The cells both table templates share after reading; returns the rows written."""
     df.printSchema()
     df = df.drop("ds") if "ds" in df.columns else df
     df.show(5, truncate=False)
@@ -57,20 +54,20 @@ def table_from_json(spark: Any, source: Path, sink: Path, ds: str) -> int:
     rows = df.count()
     print(f"wrote {rows} rows for ds={ds}")
     return rows
+
+
+def table_from_json(spark: Any, source: Path, sink: Path, ds: str) -> int:
+    """The create_table_from_json notebook's cells; returns the rows written."""
+    from dsflow.readers import read_json
+
+    return _write_partition(read_json(spark, str(source)), sink, ds)
 
 
 def table_from_csv(spark: Any, source: Path, sink: Path, ds: str) -> int:
     """The create_table_from_csv notebook's cells; returns the rows written."""
     from dsflow.readers import read_csv
 
-    df = read_csv(spark, str(source))
-    df.printSchema()
-    df = df.drop("ds") if "ds" in df.columns else df
-    df.show(5, truncate=False)
-    df.write.mode("overwrite").parquet(str(sink))
-    rows = df.count()
-    print(f"wrote {rows} rows for ds={ds}")
-    return rows
+    return _write_partition(read_csv(spark, str(source)), sink, ds)
 
 
 def table_from_sql(spark: Any, tables: Path, query_file: Path, sink: Path, ds: str) -> int:

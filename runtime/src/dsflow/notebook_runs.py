@@ -23,7 +23,6 @@ from .execute import run_notebook
 from .kernels import SPARK_CLIENT_IMPORTS, KernelPool, register_engine
 from .output import say
 from .project import Project
-from .reports import warm_up_renderer
 from .settings import Settings
 from .specs import JobSpec
 
@@ -43,9 +42,9 @@ def execute_notebook(
         engine = kernels.engine_kwargs(spec.folder, kernel_log)
         run_notebook(spec.script, output, params, engine, cache)
         return
-    warm_up_renderer()  # the report renders as soon as the last cell ends
-    # papermill imports here, not in a thread: an import thread contending for the GIL with
-    # this one made a warm run 0.8 s slower, not faster
+    # every import stays on this thread: an import thread made a warm run 0.8 s slower (the
+    # GIL), and two threads importing jupyter_client or IPython at once can each find the
+    # other's module half-initialised ("cannot import name ... partially initialized")
     register_engine()
     spare = spare_kernel.claim(project, spec.folder, dict(os.environ))
     if spare and not spare.confirm():  # it did not take the job's folder: a kernel of our own
@@ -76,6 +75,7 @@ def _start_server_beside(project: Project, settings: Settings) -> threading.Thre
 
     if settings.spark_server != "auto" or spark_remote(project):
         return None
+    import pyspark  # noqa: F401  # here: the thread below must import nothing (see above)
 
     def start() -> None:
         minutes = f"{settings.spark_idle_stop_minutes:g}"

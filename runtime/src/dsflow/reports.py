@@ -21,7 +21,6 @@ KILLED = "killed"
 
 _EXPORTER: Any = None
 _EXPORTER_LOCK = threading.Lock()
-_WARMED = False
 
 
 def render_html(notebook: Path, html: Path) -> None:
@@ -32,31 +31,6 @@ def render_html(notebook: Path, html: Path) -> None:
     with _EXPORTER_LOCK:  # nbconvert's exporters are not documented thread-safe
         body, _ = _exporter().from_notebook_node(node)
     html.write_text(body)
-
-
-def warm_up_renderer() -> None:
-    """Import nbconvert and compile the report template in a background thread, once.
-
-    Started while a single run's notebook executes (the main thread then mostly waits on the
-    kernel), so the report is rendered right after the last cell instead of 0.5 s later. Not
-    in a backfill: its worker threads import the same modules meanwhile, and IPython's import
-    is not safe against that (``KeyError: 'IPython'``).
-    """
-    global _WARMED
-    if _WARMED:
-        return
-    _WARMED = True
-
-    def warm() -> None:
-        from nbformat import v4
-
-        # a code and a Markdown cell: the syntax highlighter and Markdown parser load too
-        sample = v4.new_notebook(cells=[v4.new_code_cell("1"), v4.new_markdown_cell("*1*")])
-        sample.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
-        with _EXPORTER_LOCK:
-            _exporter().from_notebook_node(sample)
-
-    threading.Thread(target=warm, name="dsflow-report-warm-up", daemon=True).start()
 
 
 # JupyterLab's look without the scripts it loads from a CDN (require.js, MathJax, Mermaid):
