@@ -18,9 +18,16 @@ from typing import Any
 
 # what a notebook job's first cell imports to reach a Spark Connect server (0.8 s), run on a
 # kernel ahead of the notebook while something slower (the server's start) goes on
+SPARK_CLIENT_MODULES = (
+    "pyspark.sql.connect.session",
+    "pyspark.sql.connect.functions",
+    "dsflow.spark",
+    "dsflow.readers",
+)
+# the same as code for a kernel, leaving no name behind in the notebook's namespace
 SPARK_CLIENT_IMPORTS = (
-    "import pyspark.sql.connect.session, pyspark.sql.connect.functions\n"
-    "import dsflow.spark, dsflow.readers\n"
+    f"import importlib as _i\nfor _m in {SPARK_CLIENT_MODULES!r}:\n    _i.import_module(_m)\n"
+    "del _i, _m\n"
 )
 _ENGINE = "dsflow-warm"
 _registered = False

@@ -247,12 +247,12 @@ def _reply(client: Any, msg_id: str, timeout: float) -> bool:
 def warm(root: str, server_pid: int, server_start: str, idle_s: float) -> None:
     """Import what notebook jobs use, then watch: exit when the server is gone, and stop an
     auto-started server (``idle_s`` > 0) once nobody claimed this kernel for that long."""
-    import pyspark.sql.connect.functions  # noqa: F401
-    import pyspark.sql.connect.session  # noqa: F401
+    import importlib
 
-    import dsflow.readers  # noqa: F401
-    import dsflow.spark  # noqa: F401
+    from .kernels import SPARK_CLIENT_MODULES
 
+    for module in SPARK_CLIENT_MODULES:
+        importlib.import_module(module)
     threading.Thread(
         target=_watch, args=(Path(root), server_pid, server_start, idle_s), daemon=True
     ).start()
