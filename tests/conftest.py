@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from dsflow.envfile import SPARK_TOKEN  # noqa: E402
+from ports import shift_ports  # noqa: E402
 from snapshot import REPO, git, snapshot_repo  # noqa: E402
 
 REMOTE_ENV = "DSFLOW_SPARK_REMOTE"
@@ -40,6 +42,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     return report
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # an xdist worker hands its counts to the controller, which prints the sum
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["dsflow_figures"] = dict(FIGURES)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: absent when xdist is not running
+def pytest_testnodedown(node, error) -> None:  # noqa: ANN001
+    for key, value in getattr(node, "workeroutput", {}).get("dsflow_figures", {}).items():
+        FIGURES[key] += value
+
+
 def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
     if any(FIGURES.values()):
         terminalreporter.write_line(
@@ -50,18 +65,59 @@ def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
         )
 
 
+# `just test` runs the suite on two xdist workers, a module to a worker: the longest modules
+# start first and the runtime's many short unit tests fill in at the end, so neither worker
+# is left alone with a long module while the other idles
+LONGEST_FIRST = ("test_demo", "test_pipelines", "test_update", "test_rollups", "test_run")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.stem
+        if name in LONGEST_FIRST:
+            return LONGEST_FIRST.index(name)
+        return len(LONGEST_FIRST) + (item.path.parent.name == "runtime")
+
+    items.sort(key=rank)  # stable: each module keeps its own order
+
+
 @pytest.fixture(scope="session")
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tagged (v1.0.0) git snapshot of this template repository."""
     return snapshot_repo(tmp_path_factory.mktemp("template") / "dsflow")
 
 
-def bake(src: Path, dst: Path, **data: object) -> Path:
-    """Render a project (or, with template=<job template>, a job) with copier's API."""
+def bake(src: Path, dst: Path, *, own_ports: bool = True, **data: object) -> Path:
+    """Render a project (or, with template=<job template>, a job) with copier's API.
+
+    With ``own_ports``, a project baked on a second xdist worker gets its own ports (see
+    :func:`offset_ports`) unless ``data`` sets ports itself.
+    """
     copier.run_copy(
         str(src), dst, data=data, defaults=True, unsafe=True, quiet=True, overwrite=True
     )
+    asked = any(key.endswith("_port") for key in data)
+    if own_ports and not asked and (dst / "dsflow.yml").is_file() and "template" not in data:
+        offset_ports(dst)
     return dst
+
+
+# xdist runs the suite in two processes at once: a project each worker bakes takes ports
+# PORT_OFFSET above the defaults, so two projects' services never meet on one port
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+PORT_OFFSET = 100 * WORKER
+
+
+def offset_ports(project: Path) -> None:
+    """Move the project's ports (dsflow.yml) up by this worker's PORT_OFFSET."""
+    shift_ports(project, PORT_OFFSET)
+
+
+def port(project: Path, service: str) -> int:
+    """The port ``service`` of ``project`` listens on (from its dsflow.yml)."""
+    import yaml
+
+    return int(yaml.safe_load((project / "dsflow.yml").read_text())["ports"][service])
 
 
 @pytest.fixture
@@ -98,21 +154,64 @@ def init_git(project: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def env_project(tmp_path_factory: pytest.TempPathFactory, template_repo: Path) -> Path:
-    """A baked, committed project whose environment `just setup` has built (shared, slow)."""
-    project = bake(template_repo, tmp_path_factory.mktemp("env") / "demo-project")
-    run(["just", "setup"], cwd=project)
-    init_git(project)  # after setup, as the README says: uv.lock is committed with the rest
+def golden_project(tmp_path_factory: pytest.TempPathFactory, template_repo: Path) -> Path:
+    """A baked, committed project whose environment `just setup` has built (slow: once a run,
+    shared by the xdist workers); tests get copies of it (:func:`env_project`) and never
+    change it."""
+    import fcntl
+
+    # the workers' temporary folders share a parent: the first worker there builds, the
+    # others wait on the lock and use what it built
+    shared = tmp_path_factory.getbasetemp().parent / "golden"
+    shared.mkdir(exist_ok=True)
+    project = shared / "demo-project"
+    with (shared / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / ".done").exists():
+            if project.exists():  # a worker that failed half-way
+                shutil.rmtree(project)
+            bake(template_repo, project, own_ports=False)
+            run(["just", "setup"], cwd=project)
+            init_git(project)  # after setup, as the README says: uv.lock is committed too
+            (shared / ".done").touch()
     return project
 
 
+@pytest.fixture(scope="module")
+def env_project(tmp_path_factory: pytest.TempPathFactory, golden_project: Path) -> Path:
+    """A module's own copy of the set-up project: the jobs one module adds are not the next
+    module's, whichever order (or xdist worker) runs them."""
+    return copy_project(golden_project, tmp_path_factory.mktemp("env") / golden_project.name)
+
+
+def copy_project(src: Path, dst: Path, *, own_ports: bool = True) -> Path:
+    """Copy a set-up project; its .venv as hard links (1 s instead of 15 for 1.3 GB).
+
+    Safe: uv replaces installed files (a new inode), it never writes into them. The editable
+    install of the project's own package (a .pth naming its src/) is rewritten to the copy.
+    With ``own_ports`` the copy takes this worker's ports (:func:`offset_ports`).
+    """
+    dst.mkdir(parents=True)
+    for item in src.iterdir():
+        flags = "-al" if item.name == ".venv" else "-a"
+        subprocess.run(["cp", flags, str(item), str(dst / item.name)], check=True)
+    for pth in (dst / ".venv/lib").glob("python*/site-packages/*.pth"):
+        text = pth.read_text()
+        if str(src) in text:
+            pth.unlink()  # a new file: the hard link stays the original's
+            pth.write_text(text.replace(str(src), str(dst)))
+    if own_ports:
+        offset_ports(dst)
+    return dst
+
+
 @pytest.fixture(scope="session")
-def shared_spark(env_project: Path) -> Iterator[str]:
+def shared_spark(golden_project: Path) -> Iterator[str]:
     """One warm Spark Connect server for every project of the test session.
 
     A cold Spark costs ~10 s a run here. Through ``DSFLOW_SPARK_REMOTE`` (a Connect server
     elsewhere, as a user would set it) and the token in ``SPARK_CONNECT_AUTHENTICATE_TOKEN``,
-    every run and backfill the tests start uses this server, started from env_project's
+    every run and backfill the tests start uses this server, started from golden_project's
     environment on a free port. Tests about how Spark starts (the project's own server, its
     spare kernel, a cold start) run without both variables: see :func:`own_spark_env`.
     """
@@ -126,12 +225,12 @@ def shared_spark(env_project: Path) -> Iterator[str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     token = secrets.token_urlsafe(32)
-    log = (env_project.parent / "shared-spark.log").open("wb")
+    log = (golden_project.parent / "shared-spark.log").open("wb")
     server = subprocess.Popen(
-        server_command(find_project(env_project), port),
-        cwd=env_project,
+        server_command(find_project(golden_project), port),
+        cwd=golden_project,
         env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", SPARK_TOKEN: token,
-             "PYSPARK_PYTHON": str(env_project / ".venv/bin/python")},
+             "PYSPARK_PYTHON": str(golden_project / ".venv/bin/python")},
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, stopped as one below
     )  # fmt: skip

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO, just, own_spark_env, run
+from conftest import PORT_OFFSET, REPO, just, own_spark_env, port, run
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +56,7 @@ def demo(template_repo, tmp_path_factory, samples_url):
     project = tmp_path_factory.mktemp("demo") / "demo-project"
     cmd = [sys.executable, str(REPO / "tools/demo.py"), str(project)]
     cmd += ["--template", str(template_repo), "--ref", "v1.0.0"]
-    cmd += ["--base-url", samples_url, "--keep-services"]
+    cmd += ["--base-url", samples_url, "--keep-services", "--port-offset", str(PORT_OFFSET)]
     try:
         result = run(cmd, cwd=REPO, env=own_spark_env())  # the demo's own warm Spark, as a user's
         yield project, result.stdout
@@ -356,10 +356,11 @@ def test_jupyter_is_protected_by_the_project_token(demo):
         for line in (project / ".env").read_text().splitlines()
         if line.startswith("JUPYTER_TOKEN=")
     )
-    api = "http://127.0.0.1:8888/api"
+    jupyter = port(project, "jupyter")
+    api = f"http://127.0.0.1:{jupyter}/api"
     out = just(project, "jupyter").stdout
     try:
-        assert f"jupyter: http://127.0.0.1:8888/lab?token={token}" in out
+        assert f"jupyter: http://127.0.0.1:{jupyter}/lab?token={token}" in out
         assert _status_code(f"{api}/status?token={token}") == 200
         assert _status_code(f"{api}/status") == 403
         again = just(project, "jupyter", check=False)
@@ -383,7 +384,7 @@ def test_jupyter_is_protected_by_the_project_token(demo):
             },
         )
         printed = _execute(
-            f"ws://127.0.0.1:8888/api/kernels/{session['kernel']['id']}/channels?token={token}",
+            f"ws://127.0.0.1:{jupyter}/api/kernels/{session['kernel']['id']}/channels?token={token}",
             "import os, sys, dsflow\n"
             "from dsflow.notebook import sql\n"
             "print('cwd', os.getcwd())\n"

@@ -2,8 +2,9 @@
 skip what is up to date and say why the rest runs, dry-run, failures stop only downstream),
 `just status`, and Airflow 3 DAGs checked and run by real Airflow (`airflow dags test`).
 
-The demo project comes from tools/demo.py with --days 0 (jobs created, nothing run); its
-downloads fetch from an HTTP server this module starts on 127.0.0.1.
+The demo's jobs come from tools/demo.py's create_jobs (as `demo.py --days 0` makes them: jobs
+created, nothing run); their downloads fetch from an HTTP server this module starts on
+127.0.0.1.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import http.server
 import json
 import os
 import shutil
-import sys
 import threading
 import urllib.request
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO, git, just, own_spark_env, run
+from conftest import REPO, copy_project, git, just, own_spark_env, port
+from demo import create_jobs
 
 pytestmark = pytest.mark.slow
 
@@ -47,17 +48,16 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def project(template_repo, tmp_path_factory):
+def project(env_project):
+    """The demo's jobs (tools/demo.py's create_jobs, as `demo.py --days 0` makes them) in the
+    module's copy of the set-up project."""
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(REPO / "samples"))
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    dest = tmp_path_factory.mktemp("pipelines") / "demo-project"
-    cmd = [sys.executable, str(REPO / "tools/demo.py"), str(dest), "--days", "0"]
-    cmd += ["--template", str(template_repo), "--ref", "v1.0.0"]
-    cmd += ["--base-url", f"http://127.0.0.1:{server.server_address[1]}"]
+    dest = env_project
     try:
-        run(cmd, cwd=REPO)
+        create_jobs(dest, f"http://127.0.0.1:{server.server_address[1]}")
         yield dest
     finally:
         just(dest, "stop-all", check=False)
@@ -272,8 +272,9 @@ def test_dag_generation_is_idempotent_and_leaves_hand_written_dags(project):
     hand.unlink()
 
 
-def test_dag_without_jobs(env_project):
-    result = just(env_project, "dag", check=False)
+def test_dag_without_jobs(golden_project, tmp_path):
+    empty = copy_project(golden_project, tmp_path / "empty")  # this module's project has jobs
+    result = just(empty, "dag", check=False)
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "dsflow: error: no jobs to schedule: create one with `just new-job`, then `just dag`"
@@ -332,8 +333,9 @@ def test_airflow_service_is_healthy_and_stops_whole(project):
     out = just(project, "airflow").stdout
     record = json.loads((project / ".dsflow/services/airflow.json").read_text())
     try:
-        assert f"airflow: http://127.0.0.1:8080/  user admin, password {password}" in out
-        with urllib.request.urlopen("http://127.0.0.1:8080/api/v2/monitor/health", timeout=10) as r:
+        url = f"http://127.0.0.1:{port(project, 'airflow')}"
+        assert f"airflow: {url}/  user admin, password {password}" in out
+        with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=10) as r:
             health = json.loads(r.read())
         assert health["metadatabase"]["status"] == "healthy"
         assert health["scheduler"]["status"] == "healthy"

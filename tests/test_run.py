@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from conftest import git, just, run
+from conftest import git, just, port, run
 
 pytestmark = pytest.mark.slow
 
@@ -337,10 +337,12 @@ def test_compose_stack_dry_run_commands(project, action, tail):
     """No Docker engine runs here: `just up` / `just down` are checked by their command line,
     and without dry-run they say Docker is missing (exit 2)."""
     out = just(project, action, "dry-run=true").stdout.strip()
-    # the ports published on 127.0.0.1 come from dsflow.yml (its defaults here); no
-    # --project-directory, so compose resolves the file's `..` paths from docker/
+    # the ports published on 127.0.0.1 come from dsflow.yml; no --project-directory, so
+    # compose resolves the file's `..` paths from docker/
+    ports = {name: port(project, name) for name in ("jupyter", "airflow", "explorer")}
     assert out == (
-        "JUPYTER_PORT=8888 AIRFLOW_PORT=8080 EXPLORER_PORT=8049 "
+        f"JUPYTER_PORT={ports['jupyter']} AIRFLOW_PORT={ports['airflow']} "
+        f"EXPLORER_PORT={ports['explorer']} "
         f"docker compose -f {project}/docker/compose.yaml "
         f"--env-file {project}/.env --profile services {tail}"
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 import copier
 import pytest
 import yaml
-from conftest import REPO, bake, git, init_git, run, snapshot_repo
+from conftest import REPO, bake, copy_project, git, init_git, run, snapshot_repo
 from snapshot import released_clone
 
 pytestmark = pytest.mark.slow
@@ -52,17 +52,13 @@ def _golden(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def _copy(src: Path, dst: Path) -> None:
-    """Copy the module's folder; the project's .venv as hard links (1 s instead of 15 for
-    1.3 GB). Safe here: uv replaces installed files (a new inode), it does not write into them."""
+    """Copy the module's folder: its template as it is, its project by :func:`copy_project`."""
     dst.mkdir(parents=True)
     for item in src.iterdir():
-        if item.name != "project":
+        if item.name == "project":
+            copy_project(item, dst / "project", own_ports=False)  # baked with them
+        else:
             run(["cp", "-a", str(item), str(dst / item.name)], cwd=dst)
-            continue
-        (dst / "project").mkdir()
-        for sub in item.iterdir():
-            flags = "-al" if sub.name == ".venv" else "-a"
-            run(["cp", flags, str(sub), str(dst / "project" / sub.name)], cwd=dst)
 
 
 @pytest.fixture

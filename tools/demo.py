@@ -29,6 +29,7 @@ import threading
 from pathlib import Path
 
 import release_tags
+from ports import shift_ports
 from snapshot import GIT_ID, REPO, is_clean, snapshot_repo
 
 DAYS = ["2024-01-01", "2024-01-02", "2024-01-03"]
@@ -157,6 +158,12 @@ def main() -> None:
         "--keep-services", action="store_true", help="leave the Spark server running at the end"
     )
     parser.add_argument(
+        "--port-offset",
+        type=int,
+        default=0,
+        help="add this to every port in dsflow.yml, to run beside services on the default ports",
+    )
+    parser.add_argument(
         "--days", type=int, default=len(DAYS), help="days to run (0: only create the jobs)"
     )
     args = parser.parse_args()
@@ -164,6 +171,7 @@ def main() -> None:
     project = project.resolve()
 
     scaffold(project, args.template, args.ref)
+    shift_ports(project, args.port_offset)
     step("set it up: environment, Java check, kernel, secrets", ["just", "setup"], project)
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=project, check=True)
     commit(project, "dsflow project")  # with its uv.lock: `just update` needs a clean tree

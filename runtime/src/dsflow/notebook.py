@@ -139,7 +139,8 @@ def read_partition(path: str | Path, engine: str = "pandas") -> Any:
         reader = spark_session().read
         if contract is not None and contract.ddl():
             reader = reader.schema(contract.ddl())
-        return reader.parquet(str(folder))
+        # absolute: a Spark Connect server resolves a relative path from its own folder
+        return reader.parquet(str(folder.resolve()))
     import pyarrow as pa
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
@@ -166,7 +167,7 @@ def write_partition(frame: Any, sink_path: str | Path) -> int:
     sink = Path(sink_path)
     if hasattr(frame, "toPandas"):  # Spark
         frame = frame.drop(*[c for c in ("ds", "hr") if c in frame.columns])
-        frame.write.mode("overwrite").parquet(str(sink))
+        frame.write.mode("overwrite").parquet(str(sink.resolve()))  # see read_partition
         return int(frame.count())
     import pyarrow as pa
 

@@ -58,7 +58,7 @@ def execute_notebook(
         return
     pool = KernelPool()
     try:
-        engine = pool.engine_kwargs(spec.folder, kernel_log)
+        engine = pool.engine_kwargs(spec.folder, kernel_log, save_every_cell=True)
         server = _start_server_beside(project, settings)
         if server:
             pool.start(spec.folder, SPARK_CLIENT_IMPORTS)

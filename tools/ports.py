@@ -1,0 +1,16 @@
+"""Shift a project's ports (``ports:`` in dsflow.yml), to run its services beside another's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+_PORT_LINE = re.compile(r"^(  (?:jupyter|airflow|dash|explorer|spark): *)(\d+)", re.MULTILINE)
+
+
+def shift_ports(project: Path, offset: int) -> None:
+    """Add ``offset`` to every port of the project's dsflow.yml (keeping its comments)."""
+    if offset:
+        path = project / "dsflow.yml"
+        text = path.read_text()
+        path.write_text(_PORT_LINE.sub(lambda m: f"{m.group(1)}{int(m.group(2)) + offset}", text))
