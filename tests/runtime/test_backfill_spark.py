@@ -42,3 +42,41 @@ def test_spark_starts_before_the_first_notebook_and_only_if_one_runs(
     else:
         assert events == ["run download", "start spark", "run to-table", "run other-notebook"]
         assert [t.status for t in tasks] == ["success", "success", "success"]
+
+
+def test_runs_without_spark_go_on_while_it_starts(monkeypatch):
+    """The server's start (a JVM, ~5 s) does not hold up the downloads of later days; the
+    notebook waits for it."""
+    import threading
+
+    events: list[str] = []
+    other_ran = threading.Event()
+
+    def run_job(project, job, ds, kernels=None):  # noqa: ANN001, ARG001
+        events.append(f"run {job}")
+        if job == "download-2":
+            other_ran.set()
+
+    def start_spark() -> None:
+        events.append("start spark")
+        assert other_ran.wait(timeout=30), "the other download waited for Spark"
+        events.append("spark ready")
+
+    monkeypatch.setattr(runner, "run_job", run_job)
+    download = Task("download", DAY, "missing")
+    tasks = execute(
+        project=None,
+        tasks=[
+            download,
+            Task("to-table", DAY, "missing", deps=[download.key]),
+            Task("download-2", DAY, "missing"),
+        ],
+        parallel=1,
+        needs_spark=lambda task: task.job == "to-table",
+        start_spark=start_spark,
+    )
+    # the other download ran while Spark started (in either order with its first line)
+    assert events[0] == "run download"
+    assert sorted(events[1:3]) == ["run download-2", "start spark"]
+    assert events[3:] == ["spark ready", "run to-table"]
+    assert [t.status for t in tasks] == ["success", "success", "success"]
