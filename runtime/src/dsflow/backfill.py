@@ -215,10 +215,9 @@ def execute(
 ) -> list[Task]:
     """Run the plan's tasks, ``parallel`` at a time, dependencies first; returns the tasks.
 
-    ``start_spark`` is called once, on a thread of its own, when the first task for which
-    ``needs_spark`` is true has its inputs: a plan whose Spark jobs end up blocked (their
-    download failed) never pays for a JVM. While it runs (a JVM's start, ~5 s), the other
-    tasks go on and the Spark ones wait for it.
+    ``start_spark`` is called once, from this thread, just before the first task for which
+    ``needs_spark`` is true starts: a plan whose Spark jobs end up blocked (their download
+    failed) never pays for a JVM.
 
     ``logs`` sends what each run prints (and a command-line job's output) to its ``run.log``,
     and ``display`` (plain lines by default) gets one line per outcome; without ``logs`` the
@@ -242,7 +241,6 @@ def execute(
         settings = load_settings(project)
     kernels = KernelPool()
     lock = threading.Lock()
-    spark_start: Future | None = None  # start_spark's run, until it is done
 
     def run(task: Task) -> None:
         begun = time.monotonic()
@@ -276,7 +274,6 @@ def execute(
             if logs:
                 stack.enter_context(routed())
             pool = stack.enter_context(ThreadPoolExecutor(max_workers=max(1, parallel)))
-            starter = stack.enter_context(ThreadPoolExecutor(max_workers=1))
             running: dict[Future, Task] = {}
             while True:
                 with lock:
@@ -294,25 +291,17 @@ def execute(
                         elif all(s in ("success", "skipped") for s in states) and len(
                             running
                         ) < max(1, parallel):
-                            if needs_spark and needs_spark(task):
-                                if start_spark:  # once, beside the runs that need no Spark
-                                    spark_start = starter.submit(start_spark)
-                                    start_spark = None
-                                if spark_start:
-                                    continue  # this run waits for its Spark
+                            if start_spark and needs_spark and needs_spark(task):
+                                start_spark()
+                                start_spark = None  # once
                             task.status = "running"
                             display.started(task)
                             running[pool.submit(run, task)] = task
-                if not running and not spark_start:
+                if not running:
                     break
-                waited = [*running, *([spark_start] if spark_start else [])]
-                finished, _ = wait(waited, return_when=FIRST_COMPLETED)
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    if future is spark_start:
-                        spark_start.result()  # its own failures are warnings; a bug raises
-                        spark_start = None
-                    else:
-                        ended(running.pop(future))
+                    ended(running.pop(future))
     finally:
         kernels.shutdown()
     return tasks
