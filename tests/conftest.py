@@ -113,11 +113,13 @@ def offset_ports(project: Path) -> None:
     shift_ports(project, PORT_OFFSET)
 
 
-def port(project: Path, service: str) -> int:
-    """The port ``service`` of ``project`` listens on (from its dsflow.yml)."""
-    import yaml
+# dsflow.yml's defaults (project-template/dsflow.yml.jinja and copier.yml)
+DEFAULT_PORTS = {"jupyter": 8888, "airflow": 8080, "dash": 8050, "explorer": 8049, "spark": 15002}
 
-    return int(yaml.safe_load((project / "dsflow.yml").read_text())["ports"][service])
+
+def port(service: str) -> int:
+    """The port ``service`` of a project this worker baked listens on: the default, shifted."""
+    return DEFAULT_PORTS[service] + PORT_OFFSET
 
 
 @pytest.fixture

@@ -356,7 +356,7 @@ def test_jupyter_is_protected_by_the_project_token(demo):
         for line in (project / ".env").read_text().splitlines()
         if line.startswith("JUPYTER_TOKEN=")
     )
-    jupyter = port(project, "jupyter")
+    jupyter = port("jupyter")
     api = f"http://127.0.0.1:{jupyter}/api"
     out = just(project, "jupyter").stdout
     try:

@@ -55,12 +55,11 @@ def project(env_project):
         ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(REPO / "samples"))
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    dest = env_project
     try:
-        create_jobs(dest, f"http://127.0.0.1:{server.server_address[1]}")
-        yield dest
+        create_jobs(env_project, f"http://127.0.0.1:{server.server_address[1]}")
+        yield env_project
     finally:
-        just(dest, "stop-all", check=False)
+        just(env_project, "stop-all", check=False)
     server.shutdown()
     server.server_close()
 
@@ -333,7 +332,7 @@ def test_airflow_service_is_healthy_and_stops_whole(project):
     out = just(project, "airflow").stdout
     record = json.loads((project / ".dsflow/services/airflow.json").read_text())
     try:
-        url = f"http://127.0.0.1:{port(project, 'airflow')}"
+        url = f"http://127.0.0.1:{port('airflow')}"
         assert f"airflow: {url}/  user admin, password {password}" in out
         with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=10) as r:
             health = json.loads(r.read())

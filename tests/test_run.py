@@ -337,12 +337,12 @@ def test_compose_stack_dry_run_commands(project, action, tail):
     """No Docker engine runs here: `just up` / `just down` are checked by their command line,
     and without dry-run they say Docker is missing (exit 2)."""
     out = just(project, action, "dry-run=true").stdout.strip()
-    # the ports published on 127.0.0.1 come from dsflow.yml; no --project-directory, so
-    # compose resolves the file's `..` paths from docker/
-    ports = {name: port(project, name) for name in ("jupyter", "airflow", "explorer")}
+    # the ports published on 127.0.0.1 come from dsflow.yml (its defaults, shifted on a second
+    # xdist worker); no --project-directory, so compose resolves the file's `..` paths from
+    # docker/
     assert out == (
-        f"JUPYTER_PORT={ports['jupyter']} AIRFLOW_PORT={ports['airflow']} "
-        f"EXPLORER_PORT={ports['explorer']} "
+        f"JUPYTER_PORT={port('jupyter')} AIRFLOW_PORT={port('airflow')} "
+        f"EXPLORER_PORT={port('explorer')} "
         f"docker compose -f {project}/docker/compose.yaml "
         f"--env-file {project}/.env --profile services {tail}"
     )

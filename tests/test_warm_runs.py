@@ -109,7 +109,7 @@ def test_a_cold_run_starts_the_projects_server_and_leaves_a_spare_kernel(project
     table = pq.read_table(project / "datastore/tables/warm" / f"ds={DS}")
     assert sorted(table.column("t").to_pylist()) == [1.5, 2.5, 3.0]  # as in the JSON above
     services = just(project, "services", env=own_spark_env()).stdout
-    assert services.startswith("spark ") and f"sc://localhost:{port(project, 'spark')}" in services
+    assert services.startswith("spark ") and f"sc://localhost:{port('spark')}" in services
     record = spare(project)
     assert Path(f"/proc/{record['pid']}").exists()
 
