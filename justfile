@@ -50,6 +50,11 @@ lock:
     uv lock
     {{ run }} python tools/make_constraints.py
 
+# after a pyspark upgrade: rewrite the list of classes `just setup` archives for fast Spark starts
+[group('dev')]
+spark-class-list:
+    {{ run }} python tools/spark_class_list.py
+
 # create the release tags this clone lacks, from the CHANGELOG's `## vX.Y.Z` headings
 [group('dev')]
 release-tags:

@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from dsflow.notebook import write_partition
+
 DAILY_WEATHER = "fct_daily_weather"
 
 
@@ -50,8 +52,7 @@ def _write_partition(df: Any, sink: Path, ds: str) -> int:
     df.printSchema()
     df = df.drop("ds") if "ds" in df.columns else df
     df.show(5, truncate=False)
-    df.write.mode("overwrite").parquet(str(sink))
-    rows = df.count()
+    rows = write_partition(df, sink)
     print(f"wrote {rows} rows for ds={ds}")
     return rows
 
@@ -86,8 +87,7 @@ def table_from_sql(spark: Any, tables: Path, query_file: Path, sink: Path, ds: s
     df.printSchema()
     df = df.drop(*[c for c in ("ds", "hr") if c in df.columns])
     df.show(10, truncate=False)
-    df.write.mode("overwrite").parquet(str(sink))
-    rows = df.count()
+    rows = write_partition(df, sink)
     print(f"wrote {rows} rows for ds={ds}")
     return rows
 

@@ -221,17 +221,18 @@ def shared_spark(golden_project: Path) -> Iterator[str]:
     import socket
 
     from dsflow.project import find_project
-    from dsflow.spark_server import server_command
+    from dsflow.spark_server import server_launch
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     token = secrets.token_urlsafe(32)
     log = (golden_project.parent / "shared-spark.log").open("wb")
+    command, launch_env = server_launch(find_project(golden_project), port)
     server = subprocess.Popen(
-        server_command(find_project(golden_project), port),
+        command,
         cwd=golden_project,
-        env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", SPARK_TOKEN: token,
+        env={**os.environ, **launch_env, "SPARK_LOCAL_IP": "127.0.0.1", SPARK_TOKEN: token,
              "PYSPARK_PYTHON": str(golden_project / ".venv/bin/python")},
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, stopped as one below

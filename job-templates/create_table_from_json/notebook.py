@@ -45,5 +45,7 @@ df = df.drop("ds") if "ds" in df.columns else df
 df.show(5, truncate=False)
 
 # %%
-df.write.mode("overwrite").parquet(sink_path)
-print(f"wrote {df.count()} rows for ds={ds}")
+from dsflow.notebook import write_partition
+
+rows = write_partition(df, sink_path)  # Parquet files; ds and hr columns dropped
+print(f"wrote {rows} rows for ds={ds}")

@@ -27,6 +27,7 @@ def _cmd_setup(args: argparse.Namespace) -> None:
     print(
         f"secrets: {'generated ' + ', '.join(created) if created else 'kept'} in .env (gitignored)"
     )
+    _build_spark_class_cache()
     if (project.root / "dsflow" / "__init__.py").is_file():
         # v0.3.0 and earlier vendored the runtime there; Python run from the project root
         # would import it instead of the installed package
@@ -36,6 +37,37 @@ def _cmd_setup(args: argparse.Namespace) -> None:
             file=sys.stderr,
         )
     print("ready: `just` lists the recipes; `just templates` the job templates")
+
+
+def _build_spark_class_cache() -> None:
+    """Build Spark's class archive unless it exists: Spark servers then start ~5 s sooner."""
+    import subprocess
+    import time
+
+    from . import spark_class_cache
+
+    if spark_class_cache.cached_home():
+        print(f"spark:   class archive kept in {spark_class_cache.cache_root()}")
+        return
+    print(
+        "spark:   archiving Spark's classes so that its servers start ~5 s sooner "
+        "(once per machine and Spark version; about 50 s)...",
+        flush=True,
+    )
+    began = time.monotonic()
+    try:
+        home = spark_class_cache.build()
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(f"warning: Spark's class archive was not built ({exc}); Spark starts without it",
+              file=sys.stderr)  # fmt: skip
+        return
+    if home is None:
+        print(f"spark:   no class archive: {spark_class_cache.cache_root()} is on another "
+              "filesystem than .venv (Spark starts as usual)")  # fmt: skip
+        return
+    size = home.archive.stat().st_size / 2**20
+    print(f"spark:   class archive built in {time.monotonic() - began:.0f} s: {home.archive} "
+          f"({size:.0f} MB)")  # fmt: skip
 
 
 def _cmd_templates(args: argparse.Namespace) -> None:

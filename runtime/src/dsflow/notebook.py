@@ -161,14 +161,16 @@ def _check_engine(engine: str) -> None:
 
 def write_partition(frame: Any, sink_path: str | Path) -> int:
     """Write a Spark or pandas DataFrame or a pyarrow Table as the partition's Parquet files in
-    ``sink_path`` (the staging folder ``just run`` gives the job); returns the row count.
+    ``sink_path`` (the staging folder ``just run`` gives the job); returns the rows written.
 
     A ``ds`` (or ``hr``) column is dropped: the partition folder holds it."""
     sink = Path(sink_path)
     if hasattr(frame, "toPandas"):  # Spark
         frame = frame.drop(*[c for c in ("ds", "hr") if c in frame.columns])
-        frame.write.mode("overwrite").parquet(str(sink.resolve()))  # see read_partition
-        return int(frame.count())
+        path = str(sink.resolve())  # see read_partition
+        frame.write.mode("overwrite").parquet(path)
+        # counted from the files' footers: frame.count() would run the whole query again
+        return int(frame.sparkSession.read.schema(frame.schema).parquet(path).count())
     import pyarrow as pa
 
     table = (

@@ -14,42 +14,47 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
-from . import services
+from . import services, spark_class_cache
 from .envfile import SPARK_TOKEN, ensure_secrets, read_env
 from .project import Project
 from .settings import load_settings
+from .spark import read_spark_defaults
 
 NAME = "spark"
-SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
-def spark_home() -> Path:
-    """The Spark distribution inside the installed pyspark package."""
-    import pyspark
+def server_launch(project: Project, port: int) -> tuple[list[str], dict[str, str]]:
+    """The spark-submit command line of the server, and what its environment needs beyond ours.
 
-    return Path(pyspark.__file__).parent
-
-
-def server_command(project: Project, port: int) -> list[str]:
-    """The spark-submit command line of the server."""
+    Spark runs from the per-user cache when its class archive is built there (``just setup``;
+    see :mod:`dsflow.spark_class_cache`) and the user has no ``SPARK_HOME`` of their own.
+    """
     settings = load_settings(project)
-    return [
-        str(spark_home() / "bin" / "spark-submit"),
+    defaults = project.root / "config" / "spark-defaults.conf"
+    cached = None if os.environ.get("SPARK_HOME") else spark_class_cache.cached_home()
+    home = cached.path if cached else spark_class_cache.venv_spark_home()
+    command = [
+        str(home / "bin" / "spark-submit"),
         "--class",
-        SERVER_CLASS,
+        spark_class_cache.SERVER_CLASS,
         "--name",
         f"dsflow Spark Connect ({settings.project})",
         "--master",
         settings.spark_master,
         "--properties-file",
-        str(project.root / "config" / "spark-defaults.conf"),
+        str(defaults),
         "--conf",
         "spark.connect.grpc.binding.address=127.0.0.1",
         "--conf",
         f"spark.connect.grpc.binding.port={port}",
     ]
+    if not cached:
+        return command, {}
+    # a --conf replaces the file's value: the project's JVM options go first, kept as they are
+    options = read_spark_defaults(defaults).get("spark.driver.extraJavaOptions", "")
+    command += ["--conf", f"spark.driver.extraJavaOptions={options} {cached.java_option()}".strip()]
+    return command, {"SPARK_HOME": str(cached.path)}
 
 
 def server_token(project: Project) -> str:
@@ -67,16 +72,18 @@ def start_server(
     """Start the server (refusing if it already runs or its port is taken); ``announce`` is
     printed once it is about to start. A ``tied`` server dies with this process."""
     port = load_settings(project).port("spark")
+    command, launch_env = server_launch(project, port)
     return services.start(
         project,
         NAME,
-        server_command(project, port),
+        command,
         port=port,
         # pyspark sends a token over plain TCP only to the host named "localhost" (anything
         # else would need TLS); the server still binds 127.0.0.1 alone
         url=f"sc://localhost:{port}",
         port_setting="set ports.spark in dsflow.yml to a free port",
         env={
+            **launch_env,
             "SPARK_LOCAL_IP": "127.0.0.1",
             "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
             SPARK_TOKEN: server_token(project),
