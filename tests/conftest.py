@@ -26,6 +26,10 @@ from ports import shift_ports  # noqa: E402
 from snapshot import REPO, git, snapshot_repo  # noqa: E402
 
 REMOTE_ENV = "DSFLOW_SPARK_REMOTE"
+# Spark's class archive (`just setup`, ~50 s of CPU once per machine) saves ~5 s per cold JVM,
+# and the suite starts few: its servers run without it but tests/test_spark_class_archive.py
+ARCHIVE_ENV = "DSFLOW_SPARK_CLASS_ARCHIVE"
+os.environ[ARCHIVE_ENV] = "off"
 
 __all__ = ["FIGURES", "REPO", "git", "snapshot_repo"]
 
@@ -162,9 +166,11 @@ def golden_project(tmp_path_factory: pytest.TempPathFactory, template_repo: Path
     change it."""
     import fcntl
 
-    # the workers' temporary folders share a parent: the first worker there builds, the
-    # others wait on the lock and use what it built
-    shared = tmp_path_factory.getbasetemp().parent / "golden"
+    # the xdist workers' temporary folders share a parent (this run's): the first worker
+    # there builds, the others wait on the lock and use what it built; without xdist that
+    # parent holds every earlier run, so the run's own folder is used
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "golden"
     shared.mkdir(exist_ok=True)
     project = shared / "demo-project"
     with (shared / ".lock").open("w") as lock:

@@ -1,9 +1,10 @@
 """`just setup` archives Spark's classes, and the project's Spark server maps that archive.
 
-The set-up project of the test run built the archive (or found it in the per-user cache);
-here `just setup` again keeps it, and the server `just spark` starts runs from the cached
-Spark with the archive mapped, which a JVM in ``-Xshare:on`` mode proves it can use for that
-exact class path (it refuses to start on an archive that does not match).
+The rest of the suite runs with the archive off (conftest.ARCHIVE_ENV). Here `just setup`
+builds it (about 50 s of CPU on a machine that has none in its per-user cache) and a second
+`just setup` keeps it; the server `just spark` starts runs from the cached Spark with the
+archive mapped, which a JVM in ``-Xshare:on`` mode proves it can use for that exact class path
+(it refuses to start on an archive that does not match).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import just, own_spark_env
+from conftest import ARCHIVE_ENV, just, own_spark_env
 
 CACHED_HOME = """
 import json
@@ -24,21 +25,38 @@ print(json.dumps(home and {"path": str(home.path), "archive": str(home.archive),
 """
 
 
+def archive_on() -> dict[str, str]:
+    """The environment of a user who has not turned the archive off (the project's own Spark)."""
+    return {k: v for k, v in own_spark_env().items() if k != ARCHIVE_ENV}
+
+
 @pytest.fixture(scope="module")
 def cached(env_project: Path) -> dict[str, str]:
-    """The cached Spark of the project's environment: path, archive, server class path."""
-    out = subprocess.run(
-        [env_project / ".venv/bin/python", "-c", CACHED_HOME],
-        cwd=env_project, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    home = json.loads(out)
-    assert home, "the project's `just setup` built no Spark class archive"
+    """`just setup` with the archive on; the cached Spark it built: path, archive, class path."""
+    out = just(env_project, "setup", env=archive_on()).stdout
+    assert "spark:   class archive" in out, out  # built, or kept from an earlier run
+    home = json.loads(
+        subprocess.run(
+            [env_project / ".venv/bin/python", "-c", CACHED_HOME],
+            cwd=env_project,
+            env=archive_on(),
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout  # fmt: skip
+    )
+    assert home, "`just setup` built no Spark class archive"
     return home
+
+
+def test_setup_says_when_the_archive_is_off(env_project: Path) -> None:
+    out = just(env_project, "setup").stdout  # the suite's environment: off
+    assert f"spark:   no class archive ({ARCHIVE_ENV} is off)" in out
 
 
 def test_setup_keeps_the_archive_it_built(env_project: Path, cached: dict[str, str]) -> None:
     before = Path(cached["archive"]).stat().st_mtime_ns
-    out = just(env_project, "setup").stdout
+    out = just(env_project, "setup", env=archive_on()).stdout
     assert "spark:   class archive kept in" in out
     assert Path(cached["archive"]).stat().st_mtime_ns == before
 
@@ -61,7 +79,7 @@ def test_the_archive_serves_the_servers_class_path(cached: dict[str, str]) -> No
 def test_the_projects_server_runs_the_cached_spark_with_the_archive_mapped(
     env_project: Path, cached: dict[str, str]
 ) -> None:
-    just(env_project, "spark", env=own_spark_env())
+    just(env_project, "spark", env=archive_on())
     try:
         record = json.loads((env_project / ".dsflow/services/spark.json").read_text())
         pid = int(record["pid"])
@@ -73,8 +91,8 @@ def test_the_projects_server_runs_the_cached_spark_with_the_archive_mapped(
         query = "from dsflow.spark import spark_session; print(spark_session().sql('select 6 * 7').first()[0])"  # noqa: E501
         out = subprocess.run(
             [env_project / ".venv/bin/python", "-c", query],
-            cwd=env_project, env=own_spark_env(), check=True, capture_output=True, text=True,
+            cwd=env_project, env=archive_on(), check=True, capture_output=True, text=True,
         ).stdout  # fmt: skip
         assert out.strip().splitlines()[-1] == "42"  # through this server
     finally:
-        just(env_project, "stop", "spark", env=own_spark_env())
+        just(env_project, "stop", "spark", env=archive_on())

@@ -35,6 +35,7 @@ def fake_spark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(spark_class_cache, "venv_spark_home", lambda: home)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("SPARK_HOME", raising=False)
+    monkeypatch.delenv(spark_class_cache.SWITCH_ENV, raising=False)  # tests/conftest.py: off
     monkeypatch.setattr(spark_class_cache, "java_executable", lambda: str(java))
     return home
 
@@ -158,3 +159,14 @@ def test_the_shipped_class_list_is_for_the_installed_pyspark() -> None:
     )
     assert len(classes) > 10_000
     assert "org/apache/spark/sql/connect/service/SparkConnectServer" in classes
+
+
+def test_switched_off_the_archive_is_neither_built_nor_used(
+    tmp_path: Path, fake_spark: Path, dumps: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert spark_class_cache.build() is not None
+    monkeypatch.setenv(spark_class_cache.SWITCH_ENV, "off")
+    assert spark_class_cache.cached_home() is None
+    command, env = server_launch(find_project(_project(tmp_path, "-Xss4m")), 15002)
+    assert command[0] == str(fake_spark / "bin" / "spark-submit")
+    assert env == {}

@@ -46,6 +46,9 @@ def _build_spark_class_cache() -> None:
 
     from . import spark_class_cache
 
+    if spark_class_cache.switched_off():
+        print(f"spark:   no class archive ({spark_class_cache.SWITCH_ENV} is off)")
+        return
     if spark_class_cache.cached_home():
         print(f"spark:   class archive kept in {spark_class_cache.cache_root()}")
         return

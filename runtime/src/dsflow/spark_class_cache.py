@@ -11,7 +11,8 @@ each project has its own ``.venv``. So the cache holds one copy of the Spark dis
 Spark build, hard-linked from the first project's (no data copied), and the servers of every
 project run Spark from there. Nothing depends on it: without hard links (the cache on another
 filesystem), an archive or a matching Java, Spark starts from the project's ``.venv`` as before,
-and a JVM silently ignores an archive that does not match it.
+and a JVM silently ignores an archive that does not match it. ``DSFLOW_SPARK_CLASS_ARCHIVE=off``
+turns it all off: ``just setup`` builds nothing and servers run Spark from the ``.venv``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 from .bootstrap import java_executable
 
 CLASS_LIST = Path(__file__).with_name("spark-classes.txt.gz")
+SWITCH_ENV = "DSFLOW_SPARK_CLASS_ARCHIVE"
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
@@ -42,6 +44,11 @@ class SparkHome:
     def java_option(self) -> str:
         """The JVM option that maps the archive."""
         return f"-XX:SharedArchiveFile={self.archive}"
+
+
+def switched_off() -> bool:
+    """True when ``DSFLOW_SPARK_CLASS_ARCHIVE`` is ``off`` (or ``0``, ``false``, ``no``)."""
+    return os.environ.get(SWITCH_ENV, "").strip().lower() in ("off", "0", "false", "no")
 
 
 def cache_root() -> Path:
@@ -76,7 +83,7 @@ def _java_key(java: str) -> str:
 def cached_home(java: str | None = None) -> SparkHome | None:
     """The cached Spark distribution of this ``.venv`` when its archive is built, else None."""
     java = java or java_executable()
-    if java is None:
+    if java is None or switched_off():
         return None
     source = venv_spark_home()
     path = cache_root() / spark_build_key(source)
