@@ -118,7 +118,8 @@ def offset_ports(project: Path) -> None:
 
 
 # dsflow.yml's defaults (project-template/dsflow.yml.jinja and copier.yml)
-DEFAULT_PORTS = {"jupyter": 8888, "airflow": 8080, "dash": 8050, "explorer": 8049, "spark": 15002}
+DEFAULT_PORTS = {"jupyter": 8888, "airflow": 8080, "dash": 8050, "explorer": 8049, "spark": 15002,
+                 "airflow_worker_logs": 8793, "airflow_trigger_logs": 8794}  # fmt: skip
 
 
 def port(service: str) -> int:
@@ -245,7 +246,7 @@ def shared_spark(golden_project: Path) -> Iterator[str]:
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
-        while not _listening(port):
+        while not listening(port):
             assert server.poll() is None, f"the shared Spark server exited: {log.name}"
             assert time.monotonic() < deadline, f"the shared Spark server did not start: {log.name}"
             time.sleep(0.25)
@@ -265,7 +266,7 @@ def shared_spark(golden_project: Path) -> Iterator[str]:
         log.close()
 
 
-def _listening(port: int) -> bool:
+def listening(port: int) -> bool:
     import socket
 
     with socket.socket() as sock:

@@ -15,13 +15,16 @@ import json
 import os
 import shutil
 import threading
+import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO, copy_project, git, just, own_spark_env, port
+from conftest import REPO, copy_project, git, just, listening, own_spark_env, port
 from demo import create_jobs
+from ports import shift_ports
 
 pytestmark = pytest.mark.slow
 
@@ -321,27 +324,92 @@ def test_dag_tasks_run_dsflow_run_from_env(project, tmp_path):
     )
 
 
-def test_airflow_service_is_healthy_and_stops_whole(project):
-    """`just airflow`: API on 127.0.0.1, login from .env, /api/v2/monitor/health healthy;
-    `just stop-all` leaves no process of its group behind."""
+def _api(url: str, token: str | None = None, body: dict | None = None, method: str = "GET"):
+    """JSON in and out of Airflow's REST API."""
+    request = urllib.request.Request(
+        url,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json"}
+        | ({"Authorization": f"Bearer {token}"} if token else {}),
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"null")
+
+
+def test_the_scheduler_runs_the_dags_on_other_ports(project):
+    """`just airflow` with every Airflow port moved off Airflow's defaults (the API, both log
+    servers): its workers report to the project's API (they used the default 8080 and ran
+    nothing), the log servers listen where dsflow.yml says, the API is healthy. A run of the
+    daily DAG triggered through the REST API (token login) for 2024-01-07, and the catch-up
+    runs unpausing it starts (`airflow:` catchup from 2024-01-05 to 2024-01-06), are run by the
+    scheduler to success, and each day's partitions are published anew with their reports.
+    `just stop-all` then leaves no process of Airflow's group behind."""
+    settings = project / "dsflow.yml"
+    original = settings.read_text()
+    shift_ports(project, 7)
+    text = settings.read_text()
+    for old, new in [
+        ("start_date: 2024-01-01", "start_date: 2024-01-05"),
+        ('end_date: ""', "end_date: 2024-01-06"),
+        ("catchup: false", "catchup: true"),
+    ]:
+        assert old in text
+        text = text.replace(old, new)
+    settings.write_text(text)
+    days = ["2024-01-05", "2024-01-06", "2024-01-07"]
+    for day in days:
+        for dataset in DATASETS.values():
+            shutil.rmtree(project / f"datastore/{dataset}/ds={day}", ignore_errors=True)
     password = next(
         line.split("=", 1)[1]
         for line in (project / ".env").read_text().splitlines()
         if line.startswith("AIRFLOW_ADMIN_PASSWORD=")
     )
-    out = just(project, "airflow").stdout
-    record = json.loads((project / ".dsflow/services/airflow.json").read_text())
+    began = time.time()
     try:
-        url = f"http://127.0.0.1:{port('airflow')}"
+        just(project, "dag")
+        out = just(project, "airflow", env={**os.environ, "DSFLOW_AIRFLOW_RETRIES": "0"}).stdout
+        record = json.loads((project / ".dsflow/services/airflow.json").read_text())
+        url = f"http://127.0.0.1:{port('airflow') + 7}"
         assert f"airflow: {url}/  user admin, password {password}" in out
-        with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=10) as r:
-            health = json.loads(r.read())
-        assert health["metadatabase"]["status"] == "healthy"
-        assert health["scheduler"]["status"] == "healthy"
+        health = _api(f"{url}/api/v2/monitor/health")
+        assert health["metadatabase"]["status"] == health["scheduler"]["status"] == "healthy"
+        for name in ("airflow_worker_logs", "airflow_trigger_logs"):
+            assert listening(port(name) + 7), name
+        token = _api(f"{url}/auth/token", body={"username": "admin", "password": password},
+                     method="POST")["access_token"]  # fmt: skip
+        dag = f"{url}/api/v2/dags/dsflow_my_dsflow_project_daily"
+        assert _api(dag, token)["is_paused"]  # as Airflow creates every DAG
+        _api(f"{dag}/dagRuns", token, {"logical_date": "2024-01-07T00:00:00Z"}, "POST")
+        _api(dag, token, {"is_paused": False}, "PATCH")
+        deadline = time.monotonic() + 300
+        while True:
+            runs = {r["logical_date"][:10]: r["state"] for r in
+                    _api(f"{dag}/dagRuns?limit=20", token)["dag_runs"]}  # fmt: skip
+            assert "failed" not in runs.values(), runs
+            if sorted(runs) == days and set(runs.values()) == {"success"}:
+                break
+            assert time.monotonic() < deadline, runs
+            time.sleep(2)
     finally:
-        assert "stopped: airflow" in just(project, "stop-all").stdout
+        stopped = just(project, "stop-all").stdout
+        settings.write_text(original)
+        just(project, "dag")
+    assert "stopped: airflow" in stopped
     with pytest.raises(ProcessLookupError):
         os.killpg(record["pid"], 0)
+    for day in days:
+        for job, dataset in DATASETS.items():
+            assert (project / f"datastore/{dataset}/ds={day}/_SUCCESS").is_file(), (job, day)
+            run = json.loads((project / f"datastore/job_runs/{job}/ds={day}/run.json").read_text())
+            assert run["status"] == "success" and run["started_at"] >= _iso(began), (job, day)
+            if not job.startswith("download"):  # a notebook's report
+                assert Path(run["report"]).is_file(), (job, day)
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 def test_airflow_dags_test_runs_the_pipeline(project):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-_PORT_LINE = re.compile(r"^(  (?:jupyter|airflow|dash|explorer|spark): *)(\d+)", re.MULTILINE)
+_SERVICES = "jupyter|airflow|dash|explorer|spark|airflow_worker_logs|airflow_trigger_logs"
+_PORT_LINE = re.compile(rf"^(  (?:{_SERVICES}): *)(\d+)", re.MULTILINE)
 
 
 def shift_ports(project: Path, offset: int) -> None:

@@ -5,7 +5,7 @@ tests/test_pipelines.py and tests/test_rollups.py)."""
 from __future__ import annotations
 
 import ast
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -122,3 +122,77 @@ def test_retries_come_from_the_environment_airflow_parses_the_dag_in(project_roo
         0,
         timedelta(seconds=30),
     )
+
+
+def _periods_of(source: str) -> tuple[datetime, datetime | None, bool]:
+    """START, END (the file's assignments, run with a stand-in for pendulum) and the DAG's
+    catchup argument."""
+    tree = ast.parse(source)
+    body = [
+        n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id in ("START", "END")
+    ]
+    pendulum = SimpleNamespace(datetime=lambda y, m, d, tz: datetime(y, m, d, tzinfo=UTC))
+    namespace: dict = {"pendulum": pendulum}
+    exec(compile(ast.Module(body=body, type_ignores=[]), "dag", "exec"), namespace)
+    call = next(
+        n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "DAG"
+    )
+    catchup = next(k.value.value for k in call.keywords if k.arg == "catchup")
+    return namespace["START"], namespace["END"], catchup
+
+
+def test_the_dags_periods_come_from_dsflow_yml(project_root):
+    """airflow: start_date, end_date, catchup; without them: 2024-01-01, no end, no catch-up."""
+    write_job(project_root / "jobs", "days", job_spec("days", outputs=["tables/days"]))
+    project = find_project(project_root)
+    graph = build_graph(project, load_settings(project))
+    (source,) = render_dags(graph, "Demo", load_settings(project).airflow).values()
+    assert _periods_of(source) == (datetime(2024, 1, 1, tzinfo=UTC), None, False)
+    assert "    start_date=START,\n    end_date=END,\n" in source
+    settings = project_root / "dsflow.yml"
+    settings.write_text(
+        settings.read_text()
+        + "airflow:\n  start_date: 2024-01-05\n  end_date: '2024-01-07'\n  catchup: true\n"
+    )
+    (source,) = render_dags(graph, "Demo", load_settings(project).airflow).values()
+    assert _periods_of(source) == (
+        datetime(2024, 1, 5, tzinfo=UTC),
+        datetime(2024, 1, 7, tzinfo=UTC),
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("airflow", "message"),
+    [
+        ("[]", "airflow must be a mapping (start_date:, end_date:, catchup:), not []"),
+        (
+            "{start_date: '2024-13-01'}",
+            "airflow.start_date must be a date, YYYY-MM-DD, not '2024-13-01'",
+        ),
+        (
+            "{start_date: 2024-13-01}",
+            "not valid YAML: month must be in 1..12 (quote a value that is no date)",
+        ),
+        ("{end_date: soon}", "airflow.end_date must be a date, YYYY-MM-DD, not 'soon'"),
+        (
+            "{start_date: 2024-02-01, end_date: 2024-01-31}",
+            "airflow.end_date 2024-01-31 is before airflow.start_date 2024-02-01",
+        ),
+        ("{catchup: 'yes'}", "airflow.catchup must be true or false, not 'yes'"),
+    ],
+    ids=[
+        "not-a-mapping",
+        "bad-start",
+        "bad-yaml-date",
+        "bad-end",
+        "end-before-start",
+        "catchup-not-bool",
+    ],
+)
+def test_bad_airflow_periods_are_one_line(project_root, airflow, message):
+    settings = project_root / "dsflow.yml"
+    settings.write_text(settings.read_text() + f"airflow: {airflow}\n")
+    with pytest.raises(DsflowError) as refused:
+        load_settings(find_project(project_root))
+    assert str(refused.value) == f"{settings.resolve()}: {message}"

@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -213,14 +214,25 @@ def run_airflow(project: Project, args: list[str]) -> int:
     return code
 
 
+LOG_SERVER_PORTS = {  # dsflow.yml's ports: key -> which Airflow server listens there
+    "airflow_worker_logs": "task log server",
+    "airflow_trigger_logs": "triggerer log server",
+}
+
+
 def start_airflow(project: Project) -> tuple[Any, str]:
     """``airflow standalone`` (API server and UI, scheduler, DAG processor, triggerer) in the
     background, its API on 127.0.0.1; user ``admin`` with ``AIRFLOW_ADMIN_PASSWORD`` from .env.
 
-    Airflow's log servers (worker 8793, triggerer 8794) bind every interface: Airflow has no
-    setting for their address (``serve_logs`` binds ``""``), and confining them would need a
-    network namespace that would also hide the API. They serve task logs to Airflow's own
-    components only, behind its JWT secret; firewall those ports on shared machines.
+    Its workers report to the API at ``ports.airflow`` (``AIRFLOW__API__BASE_URL`` and the
+    execution API's URL: Airflow's defaults name its own default port, where another Airflow
+    may listen).
+    Airflow's log servers (``ports.airflow_worker_logs``, ``ports.airflow_trigger_logs``) bind
+    every interface: Airflow has no setting for their address (``serve_logs`` binds ``""``),
+    and confining them would need a network namespace that would also hide the API. They serve
+    task logs to Airflow's own components only, behind its JWT secret; firewall those ports on
+    shared machines. A port taken is refused before anything starts, with the setting to
+    change; a log server that does not come up fails the start.
     """
     from . import services
     from .envfile import ensure_secrets, read_env
@@ -235,12 +247,24 @@ def start_airflow(project: Project) -> tuple[Any, str]:
     fd = os.open(passwords, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump({"admin": password}, handle)
-    port = load_settings(project).port("airflow")
+    settings = load_settings(project)
+    port = settings.port("airflow")
+    log_ports = {name: settings.port(name) for name in LOG_SERVER_PORTS}
+    for name, log_port in log_ports.items():
+        if not services.port_free(log_port, host=""):  # they bind every interface
+            raise DsflowError(
+                f"port {log_port} on this machine is already in use (Airflow's "
+                f"{LOG_SERVER_PORTS[name]}); set ports.{name} in dsflow.yml to a free port"
+            )
     base = f"http://127.0.0.1:{port}"
     env = {
         **airflow_env(project),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": base,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_ports["airflow_worker_logs"]),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_ports["airflow_trigger_logs"]),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__CORE__PARALLELISM": "4",
@@ -259,6 +283,17 @@ def start_airflow(project: Project) -> tuple[Any, str]:
         timeout=180,
         announce="starting Airflow (API server, scheduler, DAG processor, triggerer; ~40 s)...",
     )
+    deadline = time.monotonic() + 30  # the log servers start beside the scheduler's health
+    while not all(services.listening(p) for p in log_ports.values()):
+        if time.monotonic() > deadline:
+            services.stop(project, [service.name])
+            down = [f"{LOG_SERVER_PORTS[n]} (port {p})" for n, p in log_ports.items()
+                    if not services.listening(p)]  # fmt: skip
+            raise DsflowError(
+                f"Airflow started without its {' and '.join(down)}, so it was stopped: "
+                f"see {service.log}"
+            )
+        time.sleep(0.25)
     return service, password
 
 

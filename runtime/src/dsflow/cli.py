@@ -507,7 +507,7 @@ def _cmd_dag(args: argparse.Namespace) -> None:
 
     project = find_project()
     settings = load_settings(project)
-    files = render_dags(build_graph(project, settings), settings.project)
+    files = render_dags(build_graph(project, settings), settings.project, settings.airflow)
     print("\n".join(write_dags(project.root / "airflow" / "dags", files)))
     print("check them with `just airflow-cli dags list-import-errors --local`")
 

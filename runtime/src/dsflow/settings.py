@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,18 @@ DEFAULT_PORTS = {
     "explorer": 8049,
     "dash": 8050,  # the first one tried: each dashboard takes the next free port
     "spark": 15002,  # Spark Connect's own default
+    "airflow_worker_logs": 8793,  # Airflow's task log server (its worker_log_server_port)
+    "airflow_trigger_logs": 8794,  # Airflow's triggerer log server (trigger_log_server_port)
 }
+
+
+@dataclass(frozen=True)
+class AirflowSchedule:
+    """``airflow:`` in dsflow.yml: which periods the generated DAGs schedule."""
+
+    start_date: date = date(2024, 1, 1)  # the first period
+    end_date: date | None = None  # the last period; None: no end
+    catchup: bool = False  # True: an unpaused DAG runs every period since start_date it lacks
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,7 @@ class Settings:
     spark_server: str = "auto"
     spark_idle_stop_minutes: float = 30.0
     ports: dict[str, int] = field(default_factory=dict)  # as dsflow.yml gives them
+    airflow: AirflowSchedule = field(default_factory=AirflowSchedule)
 
     def port(self, service: str) -> int:
         """The port of ``service`` (a key of :data:`DEFAULT_PORTS`): dsflow.yml's, else the
@@ -54,6 +67,10 @@ def load_settings(project: Project) -> Settings:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise DsflowError(f"{path}{where}: not valid YAML") from None
+    except ValueError as exc:  # a date-like value that is no date: 2024-13-01
+        raise DsflowError(
+            f"{path}: not valid YAML: {exc} (quote a value that is no date)"
+        ) from None
     if not isinstance(raw, dict):
         raise DsflowError(f"{path}: expected a mapping of settings (project, datastore, ...)")
     grain = raw.get("default_grain", "daily")
@@ -82,6 +99,7 @@ def load_settings(project: Project) -> Settings:
         if isinstance(value, bool) or not number.isdigit() or not 0 < int(number) < 65536:
             raise DsflowError(f"{path}: ports.{name} must be a port number, not {value!r}")
     return Settings(
+        airflow=_airflow_schedule(path, raw.get("airflow")),
         project=str(raw.get("project", project.root.name)),
         datastore=datastore if datastore.is_absolute() else project.root / datastore,
         default_grain=grain,
@@ -92,3 +110,32 @@ def load_settings(project: Project) -> Settings:
         spark_idle_stop_minutes=float(idle),
         ports={str(k): int(v) for k, v in ports.items()},
     )
+
+
+def _airflow_schedule(path: Path, raw: Any) -> AirflowSchedule:
+    if raw is None:
+        return AirflowSchedule()
+    if not isinstance(raw, dict):
+        raise DsflowError(
+            f"{path}: airflow must be a mapping (start_date:, end_date:, catchup:), not {raw!r}"
+        )
+    start = _date(path, "start_date", raw.get("start_date", AirflowSchedule.start_date))
+    end = raw.get("end_date")
+    end = None if end in (None, "") else _date(path, "end_date", end)
+    if end is not None and end < start:
+        raise DsflowError(f"{path}: airflow.end_date {end} is before airflow.start_date {start}")
+    catchup = raw.get("catchup", False)
+    if not isinstance(catchup, bool):
+        raise DsflowError(f"{path}: airflow.catchup must be true or false, not {catchup!r}")
+    return AirflowSchedule(start, end, catchup)
+
+
+def _date(path: Path, key: str, value: Any) -> date:
+    if isinstance(value, date):  # YAML reads an unquoted 2024-01-01 as a date
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise DsflowError(
+            f"{path}: airflow.{key} must be a date, YYYY-MM-DD, not {value!r}"
+        ) from None
