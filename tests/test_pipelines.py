@@ -342,8 +342,10 @@ def test_the_scheduler_runs_the_dags_on_other_ports(project):
     servers): its workers report to the project's API (they used the default 8080 and ran
     nothing), the log servers listen where dsflow.yml says, the API is healthy. A run of the
     daily DAG triggered through the REST API (token login) for 2024-01-07, and the catch-up
-    runs unpausing it starts (`airflow:` catchup from 2024-01-05 to 2024-01-06), are run by the
-    scheduler to success, and each day's partitions are published anew with their reports.
+    runs unpausing it starts (`airflow:` catchup from 2024-01-05 to 2024-01-07: 05 and 06, 07
+    being there already), are run by the scheduler to success, every task of each; each day's
+    partitions are published anew with their reports. (A run past `end_date` would "succeed"
+    with no task at all: hence the task count.)
     `just stop-all` then leaves no process of Airflow's group behind."""
     settings = project / "dsflow.yml"
     original = settings.read_text()
@@ -351,7 +353,7 @@ def test_the_scheduler_runs_the_dags_on_other_ports(project):
     text = settings.read_text()
     for old, new in [
         ("start_date: 2024-01-01", "start_date: 2024-01-05"),
-        ('end_date: ""', "end_date: 2024-01-06"),
+        ('end_date: ""', "end_date: 2024-01-07"),
         ("catchup: false", "catchup: true"),
     ]:
         assert old in text
@@ -385,13 +387,17 @@ def test_the_scheduler_runs_the_dags_on_other_ports(project):
         _api(dag, token, {"is_paused": False}, "PATCH")
         deadline = time.monotonic() + 300
         while True:
-            runs = {r["logical_date"][:10]: r["state"] for r in
-                    _api(f"{dag}/dagRuns?limit=20", token)["dag_runs"]}  # fmt: skip
+            listed = _api(f"{dag}/dagRuns?limit=20", token)["dag_runs"]
+            runs = {r["logical_date"][:10]: r["state"] for r in listed}
             assert "failed" not in runs.values(), runs
             if sorted(runs) == days and set(runs.values()) == {"success"}:
                 break
             assert time.monotonic() < deadline, runs
             time.sleep(2)
+        for run in listed:
+            tasks = _api(f"{dag}/dagRuns/{run['dag_run_id']}/taskInstances", token)
+            states = {t["task_id"]: t["state"] for t in tasks["task_instances"]}
+            assert states == dict.fromkeys(DATASETS, "success"), (run["logical_date"], states)
     finally:
         stopped = just(project, "stop-all").stdout
         settings.write_text(original)
@@ -416,8 +422,8 @@ def test_airflow_dags_test_runs_the_pipeline(project):
     """`airflow dags test` runs every task (`just run ...`) for 2024-01-07; the partitions,
     deleted first, appear again. A warm Spark server keeps the cold starts out of it."""
     just(project, "dag")
-    for dataset in DATASETS.values():
-        shutil.rmtree(project / f"datastore/{dataset}/ds=2024-01-07")
+    for dataset in DATASETS.values():  # whichever test ran before: they must appear again
+        shutil.rmtree(project / f"datastore/{dataset}/ds=2024-01-07", ignore_errors=True)
     just(project, "spark")
     try:
         result = just(
