@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from dsflow import airflow_env, services
+from dsflow.errors import DsflowError
 from dsflow.project import find_project
 
 FAKE = """#!/bin/sh
@@ -132,3 +133,32 @@ def test_a_failed_reserialize_is_a_warning_and_the_command_still_runs(
     assert [c for c in calls(airflow) if "reserialize" in c] == [
         "dags reserialize retries=unset"
     ] * 2
+
+
+@pytest.mark.parametrize(
+    ("name", "server"),
+    [("airflow_worker_logs", "task log server"), ("airflow_trigger_logs", "triggerer log server")],
+)
+def test_a_taken_log_server_port_is_refused_before_anything_starts(
+    project_root: Path, monkeypatch: pytest.MonkeyPatch, name: str, server: str
+) -> None:
+    """`just airflow` with a log server's port taken (by anything, on any interface): one line
+    naming the setting; no Airflow installed, started or written."""
+    import socket
+
+    installs: list[Path] = []
+    monkeypatch.setattr(airflow_env, "ensure_airflow", lambda project: installs.append(project))
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        settings = project_root / "dsflow.yml"
+        settings.write_text(settings.read_text() + f"ports:\n  {name}: {busy}\n")
+        with pytest.raises(DsflowError) as refused:
+            airflow_env.start_airflow(find_project(project_root))
+    assert str(refused.value) == (
+        f"port {busy} on this machine is already in use (Airflow's {server}); "
+        f"set ports.{name} in dsflow.yml to a free port"
+    )
+    assert installs == []
+    assert not (project_root / ".dsflow").exists() and not (project_root / ".env").exists()

@@ -238,6 +238,15 @@ def start_airflow(project: Project) -> tuple[Any, str]:
     from .envfile import ensure_secrets, read_env
     from .settings import load_settings
 
+    settings = load_settings(project)  # ports first: nothing installed or written when taken
+    port = settings.port("airflow")
+    log_ports = {name: settings.port(name) for name in LOG_SERVER_PORTS}
+    for name, log_port in log_ports.items():
+        if not services.port_free(log_port, host=""):  # they bind every interface
+            raise DsflowError(
+                f"port {log_port} on this machine is already in use (Airflow's "
+                f"{LOG_SERVER_PORTS[name]}); set ports.{name} in dsflow.yml to a free port"
+            )
     exe = ensure_airflow(project)
     env_file = project.root / ".env"
     ensure_secrets(env_file)
@@ -247,15 +256,6 @@ def start_airflow(project: Project) -> tuple[Any, str]:
     fd = os.open(passwords, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump({"admin": password}, handle)
-    settings = load_settings(project)
-    port = settings.port("airflow")
-    log_ports = {name: settings.port(name) for name in LOG_SERVER_PORTS}
-    for name, log_port in log_ports.items():
-        if not services.port_free(log_port, host=""):  # they bind every interface
-            raise DsflowError(
-                f"port {log_port} on this machine is already in use (Airflow's "
-                f"{LOG_SERVER_PORTS[name]}); set ports.{name} in dsflow.yml to a free port"
-            )
     base = f"http://127.0.0.1:{port}"
     env = {
         **airflow_env(project),
