@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-_SERVICES = "jupyter|airflow|dash|explorer|spark|airflow_worker_logs|airflow_trigger_logs"
+from dsflow.settings import DEFAULT_PORTS
+
+_SERVICES = "|".join(DEFAULT_PORTS)  # every port dsflow.yml may set
 _PORT_LINE = re.compile(rf"^(  (?:{_SERVICES}): *)(\d+)", re.MULTILINE)
 
 

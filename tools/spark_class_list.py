@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 import pyspark
+from dsflow.spark_class_cache import CLASS_LIST as TARGET
+from dsflow.spark_class_cache import SERVER_CLASS
 
 REPO = Path(__file__).resolve().parents[1]
-TARGET = REPO / "runtime" / "src" / "dsflow" / "spark-classes.txt.gz"
-SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
 def _free_port() -> int:

@@ -2,7 +2,7 @@
 
 No JVM here: a fake pyspark distribution in tmp_path stands for the installed one, and the
 archive build is replaced by a file write where a test is about linking and locking. The real
-build, and a server that maps the archive, are in tests/test_spark_auth.py.
+build, and a server that maps the archive, are in tests/test_spark_class_archive.py.
 """
 
 from __future__ import annotations

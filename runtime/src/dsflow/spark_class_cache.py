@@ -2,7 +2,7 @@
 
 Most of a cold Spark start is the JVM loading and verifying some 20,000 classes. Java's
 class-data sharing (CDS) maps them from an archive instead: ``just setup`` builds one (about
-45 s, once per machine, Java and Spark build) from the class list shipped beside this module
+50 s, once per machine, Java and Spark build) from the class list shipped beside this module
 (``spark-classes.txt.gz``, written by ``tools/spark_class_list.py``), and the project's Spark
 Connect server then listens after ~2 s instead of ~4.5 s and runs its first job ~3 s sooner.
 
@@ -17,6 +17,7 @@ turns it all off: ``just setup`` builds nothing and servers run Spark from the `
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import gzip
 import hashlib
@@ -130,7 +131,8 @@ def _link_tree(source: Path, path: Path) -> bool:
         )
     except shutil.Error as exc:  # copytree gathers the per-file errors
         shutil.rmtree(staging)
-        if any("Invalid cross-device link" in str(err) for err in exc.args[0]):
+        # copytree keeps each error as text: (src, dst, "[Errno 18] Invalid cross-device ...")
+        if any(f"[Errno {errno.EXDEV}]" in err[2] for err in exc.args[0]):
             return False
         raise
     except OSError:
