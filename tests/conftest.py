@@ -21,6 +21,7 @@ import copier
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from dsflow import settings  # noqa: E402
 from dsflow.envfile import SPARK_TOKEN  # noqa: E402
 from ports import shift_ports  # noqa: E402
 from snapshot import REPO, git, snapshot_repo  # noqa: E402
@@ -117,9 +118,8 @@ def offset_ports(project: Path) -> None:
     shift_ports(project, PORT_OFFSET)
 
 
-# dsflow.yml's defaults (project-template/dsflow.yml.jinja and copier.yml)
-DEFAULT_PORTS = {"jupyter": 8888, "airflow": 8080, "dash": 8050, "explorer": 8049, "spark": 15002,
-                 "airflow_worker_logs": 8793, "airflow_trigger_logs": 8794}  # fmt: skip
+# dsflow.yml's defaults (project-template/dsflow.yml.jinja and copier.yml agree with them)
+DEFAULT_PORTS = dict(settings.DEFAULT_PORTS)
 
 
 def port(service: str) -> int:

@@ -11,6 +11,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from conftest import PORT_OFFSET, REPO, just, own_spark_env, port, run
+from dsflow.envfile import CLUSTER_SECRET, read_env
 
 pytestmark = pytest.mark.slow
 
@@ -118,8 +120,12 @@ def test_stations_dimension_from_csv(demo):
 def test_daily_weather_matches_an_independent_computation(demo):
     """Per station and day: count, min, max, mean temperature and rain, from the JSON files."""
     project, _ = demo
+    check_daily_weather(project, DAYS)
+
+
+def check_daily_weather(project: Path, days: list[str]) -> None:
     cities = {"paris-montsouris": "Paris", "lyon-bron": "Lyon", "marseille-marignane": "Marseille"}
-    for day in DAYS:
+    for day in days:
         by_station = defaultdict(list)
         for row in sample_rows(day):
             by_station[row["station"]].append(row)
@@ -520,8 +526,8 @@ def test_stop_bad_input(demo):
     result = just(project, "stop", "nope", check=False)
     assert result.returncode == 2
     assert result.stderr.startswith(
-        "dsflow: error: unknown service 'nope': services are jupyter, airflow, explorer, spark "
-        "and dashboard jobs (running: "
+        "dsflow: error: unknown service 'nope': services are jupyter, airflow, airflow-db, "
+        "explorer, spark, spark-master, spark-worker-N and dashboard jobs (running: "
     )
     assert result.stderr.strip().endswith("nothing was stopped")
     result = just(project, "stop", "explorer", check=False)
@@ -759,3 +765,66 @@ def test_convert_and_pair_notebooks(demo):
     assert (job / "notebook.ipynb").is_file()
     (job / "notebook.ipynb").unlink()
     subprocess.run(["git", "checkout", "--", str(job / "notebook.py")], cwd=project, check=True)
+
+
+# ------------------------------------------------------------------ a Spark standalone cluster
+# last in the module: it re-publishes two of the demo's days
+
+TABLES = ("fct_observations", "dim_stations", "fct_daily_weather")
+
+
+def _rows(project: Path, table: str, day: str) -> list[dict]:
+    rows = pq.read_table(project / f"datastore/tables/{table}/ds={day}").to_pylist()
+    return sorted(rows, key=lambda row: json.dumps(row, sort_keys=True, default=str))
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def test_the_demo_runs_unchanged_on_a_two_worker_standalone_cluster(demo):
+    """`just cluster` (a master and two workers from the project's pyspark), spark.master
+    pointed at it, and a forced backfill of two days: tables equal value by value to the local
+    run's and to our own computation; executors ran on both workers; no job changed; the
+    cluster's secret on no command line."""
+    project, _ = demo
+    days = DAYS[:2]
+    local = {(table, day): _rows(project, table, day) for table in TABLES for day in days}
+    jobs = {p: p.read_bytes() for p in (project / "jobs").rglob("*") if p.is_file()}
+    settings = project / "dsflow.yml"
+    original = settings.read_text()
+    master = f"spark://127.0.0.1:{port('spark_master')}"
+    env = own_spark_env()
+    just(project, "stop-all")
+    try:
+        out = just(project, "cluster", env=env).stdout
+        assert f"spark cluster: master {master} (web UI http://127.0.0.1:" in out
+        assert "2 workers (1 core, 2g each)" in out
+        assert f'once dsflow.yml says spark: master: "{master}"' in out
+        settings.write_text(re.sub(r'master: "[^"]*"', f'master: "{master}"', original, count=1))
+        just(project, "spark", env=env)
+        result = just(
+            project, "backfill", f"start={days[0]}", f"end={days[-1]}", "force=true", env=env
+        )
+        assert "10 published, 0 up to date, 0 failed, 0 blocked" in result.stdout
+        services = project / ".dsflow/services"
+        server = json.loads((services / "spark.json").read_text())
+        assert server["command"][server["command"].index("--master") + 1] == master
+        executors = {
+            n: list((services / f"spark-worker-{n}").glob("app-*/*/stderr")) for n in (1, 2)
+        }
+        assert all(executors.values()), f"a worker ran no executor: {executors}"
+        secret = read_env(project / ".env")[CLUSTER_SECRET]
+        for name in ("spark", "spark-master", "spark-worker-1", "spark-worker-2"):
+            record = json.loads((services / f"{name}.json").read_text())
+            assert secret not in _cmdline(record["pid"]), name
+        for stderr in executors[1] + executors[2]:  # it starts with the executor's command
+            assert secret not in stderr.read_text()
+    finally:
+        settings.write_text(original)
+        stopped = just(project, "stop-all", check=False).stdout
+    assert stopped.strip() == "stopped: spark, spark-master, spark-worker-1, spark-worker-2"
+    for key, rows in local.items():
+        assert _rows(project, *key) == rows, key
+    check_daily_weather(project, days)
+    assert {p: p.read_bytes() for p in (project / "jobs").rglob("*") if p.is_file()} == jobs

@@ -1,6 +1,7 @@
 """Pipelines for real on the demo jobs: the job graph, `just pipeline`, `just backfill` (parallel,
 skip what is up to date and say why the rest runs, dry-run, failures stop only downstream),
-`just status`, and Airflow 3 DAGs checked and run by real Airflow (`airflow dags test`).
+`just status`, and Airflow 3 DAGs checked and run by real Airflow: its scheduler on PostgreSQL,
+and `airflow dags test`.
 
 The demo's jobs come from tools/demo.py's create_jobs (as `demo.py --days 0` makes them: jobs
 created, nothing run); their downloads fetch from an HTTP server this module starts on
@@ -14,6 +15,7 @@ import http.server
 import json
 import os
 import shutil
+import subprocess
 import threading
 import time
 import urllib.request
@@ -22,8 +24,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO, copy_project, git, just, listening, own_spark_env, port
+from conftest import REPO, copy_project, just, listening, own_spark_env, port
 from demo import create_jobs
+from dsflow.envfile import read_env
 from ports import shift_ports
 
 pytestmark = pytest.mark.slow
@@ -337,10 +340,16 @@ def _api(url: str, token: str | None = None, body: dict | None = None, method: s
         return json.loads(response.read() or b"null")
 
 
-def test_the_scheduler_runs_the_dags_on_other_ports(project):
-    """`just airflow` with every Airflow port moved off Airflow's defaults (the API, both log
-    servers): its workers report to the project's API (they used the default 8080 and ran
-    nothing), the log servers listen where dsflow.yml says, the API is healthy. A run of the
+def _env_value(project: Path, key: str) -> str:
+    return read_env(project / ".env")[key]
+
+
+def test_the_scheduler_runs_the_dags_on_postgres_on_other_ports(project):
+    """`just airflow` on PostgreSQL (`airflow: database: postgres`: the project's own cluster,
+    started with it, Debian's binaries), with every port moved off the defaults (the API, both
+    log servers, the database): its workers report to the project's API (they used the default
+    8080 and ran nothing), the log servers listen where dsflow.yml says, the API is healthy,
+    and the runs are rows of PostgreSQL's dag_run table. A run of the
     daily DAG triggered through the REST API (token login) for 2024-01-07, and the catch-up
     runs unpausing it starts (`airflow:` catchup from 2024-01-05 to 2024-01-07: 05 and 06, 07
     being there already), are run by the scheduler to success, every task of each; each day's
@@ -355,6 +364,7 @@ def test_the_scheduler_runs_the_dags_on_other_ports(project):
         ("start_date: 2024-01-01", "start_date: 2024-01-05"),
         ('end_date: ""', "end_date: 2024-01-07"),
         ("catchup: false", "catchup: true"),
+        ("database: sqlite", "database: postgres"),
     ]:
         assert old in text
         text = text.replace(old, new)
@@ -363,11 +373,7 @@ def test_the_scheduler_runs_the_dags_on_other_ports(project):
     for day in days:
         for dataset in DATASETS.values():
             shutil.rmtree(project / f"datastore/{dataset}/ds={day}", ignore_errors=True)
-    password = next(
-        line.split("=", 1)[1]
-        for line in (project / ".env").read_text().splitlines()
-        if line.startswith("AIRFLOW_ADMIN_PASSWORD=")
-    )
+    password = _env_value(project, "AIRFLOW_ADMIN_PASSWORD")
     began = time.time()
     try:
         just(project, "dag")
@@ -398,13 +404,24 @@ def test_the_scheduler_runs_the_dags_on_other_ports(project):
             tasks = _api(f"{dag}/dagRuns/{run['dag_run_id']}/taskInstances", token)
             states = {t["task_id"]: t["state"] for t in tasks["task_instances"]}
             assert states == dict.fromkeys(DATASETS, "success"), (run["logical_date"], states)
+        database = json.loads((project / ".dsflow/services/airflow-db.json").read_text())
+        assert database["url"] == f"postgresql://airflow@127.0.0.1:{port('airflow_db') + 7}/airflow"
+        rows = subprocess.run(
+            ["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", str(port("airflow_db") + 7),
+             "-U", "airflow", "-d", "airflow", "-c",
+             "SELECT logical_date::date, state FROM dag_run ORDER BY 1"],
+            env={**os.environ, "PGPASSWORD": _env_value(project, "AIRFLOW_DB_PASSWORD")},
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        assert rows == [f"{day}|success" for day in days]
     finally:
         stopped = just(project, "stop-all").stdout
         settings.write_text(original)
         just(project, "dag")
-    assert "stopped: airflow" in stopped
-    with pytest.raises(ProcessLookupError):
-        os.killpg(record["pid"], 0)
+    assert stopped.strip() == "stopped: airflow, airflow-db"  # Airflow first, then its database
+    for pid in (record["pid"], database["pid"]):
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pid, 0)
     for day in days:
         for job, dataset in DATASETS.items():
             assert (project / f"datastore/{dataset}/ds={day}/_SUCCESS").is_file(), (job, day)
@@ -416,31 +433,6 @@ def test_the_scheduler_runs_the_dags_on_other_ports(project):
 
 def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat()
-
-
-def test_airflow_dags_test_runs_the_pipeline(project):
-    """`airflow dags test` runs every task (`just run ...`) for 2024-01-07; the partitions,
-    deleted first, appear again. A warm Spark server keeps the cold starts out of it."""
-    just(project, "dag")
-    for dataset in DATASETS.values():  # whichever test ran before: they must appear again
-        shutil.rmtree(project / f"datastore/{dataset}/ds=2024-01-07", ignore_errors=True)
-    just(project, "spark")
-    try:
-        result = just(
-            project,
-            "airflow-cli",
-            "dags",
-            "test",
-            "dsflow_my_dsflow_project_daily",
-            "2024-01-07",
-            check=False,
-        )
-    finally:
-        just(project, "stop", "spark")
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    for dataset in DATASETS.values():
-        assert (project / f"datastore/{dataset}/ds=2024-01-07/_SUCCESS").is_file(), dataset
-    git(project, "status", "--short")  # the project is still a git repository
 
 
 WEEKLY_SQL = """\

@@ -165,7 +165,7 @@ def test_the_dags_periods_come_from_dsflow_yml(project_root):
 @pytest.mark.parametrize(
     ("airflow", "message"),
     [
-        ("[]", "airflow must be a mapping (start_date:, end_date:, catchup:), not []"),
+        ("[]", "airflow must be a mapping (start_date:, end_date:, catchup:, database:), not []"),
         (
             "{start_date: '2024-13-01'}",
             "airflow.start_date must be a date, YYYY-MM-DD, not '2024-13-01'",
@@ -180,6 +180,7 @@ def test_the_dags_periods_come_from_dsflow_yml(project_root):
             "airflow.end_date 2024-01-31 is before airflow.start_date 2024-02-01",
         ),
         ("{catchup: 'yes'}", "airflow.catchup must be true or false, not 'yes'"),
+        ("{database: mysql}", "airflow.database must be sqlite or postgres, not 'mysql'"),
     ],
     ids=[
         "not-a-mapping",
@@ -188,6 +189,7 @@ def test_the_dags_periods_come_from_dsflow_yml(project_root):
         "bad-end",
         "end-before-start",
         "catchup-not-bool",
+        "unknown-database",
     ],
 )
 def test_bad_airflow_periods_are_one_line(project_root, airflow, message):

@@ -84,6 +84,22 @@ def test_a_changed_jar_gets_an_entry_of_its_own(fake_spark: Path, dumps: list[Pa
     assert (second.path / "jars" / "connector.jar").is_file()
 
 
+def test_a_class_list_of_ones_own_gets_an_archive_of_its_own(
+    fake_spark: Path, dumps: list[Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    shipped = spark_class_cache.build()
+    own = tmp_path / "classes.txt"
+    own.write_text("java/lang/Object\n")
+    monkeypatch.setenv(spark_class_cache.LIST_ENV, str(own))
+    assert spark_class_cache.cached_home() is None  # the shipped list's archive is not it
+    mine = spark_class_cache.build()
+    assert shipped and mine and mine.path == shipped.path  # one copy of Spark for both
+    assert mine.archive != shipped.archive and ".list-" in mine.archive.name
+    assert spark_class_cache.cached_home() == mine
+    monkeypatch.delenv(spark_class_cache.LIST_ENV)
+    assert spark_class_cache.cached_home() == shipped
+
+
 def test_another_filesystem_means_no_cache_and_no_error(
     fake_spark: Path, dumps: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

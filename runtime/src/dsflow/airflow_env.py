@@ -1,7 +1,8 @@
 """Airflow in its own environment (``.airflow/venv``), created on first use: its dependency
 tree is large and must not constrain the jobs' environment.
 
-``AIRFLOW_HOME`` is ``.airflow/home`` (a SQLite database, logs); the DAG folder is the project's
+``AIRFLOW_HOME`` is ``.airflow/home`` (logs, and the SQLite database unless Airflow runs on
+PostgreSQL: :mod:`dsflow.airflow_db`); the DAG folder is the project's
 ``airflow/dags/``; nothing from Airflow's examples is loaded.
 
 Airflow 3's CLI reads most of what it shows (``dags list``, ``dags details``, ``tasks
@@ -26,11 +27,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from . import airflow_db
 from .errors import DsflowError
 from .project import Project
 
 REQUIREMENTS = "airflow/requirements.txt"
-# in .airflow/home: the DAG folder's fingerprint when its DAGs were last written to the database
+# beside the database: the DAG folder's fingerprint when its DAGs were last written there
 DAGS_STAMP = ".dsflow-dags"
 # command groups whose commands read DAGs from the database; ``test`` and ``reserialize`` parse
 # the DAG files themselves (and write them there)
@@ -57,7 +59,8 @@ def airflow_env(project: Project) -> dict[str, str]:
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(project.root / "airflow" / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_db.database_url(project),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
         # the CLI quiet unless asked (INFO shows each task's output in `dags test`)
         "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get(
@@ -70,7 +73,8 @@ def ensure_airflow(project: Project) -> Path:
     """The ``airflow`` executable, installing Airflow with uv and creating its database first
     if needed."""
     exe = _install(project)
-    stamp = airflow_dir(project) / "home" / ".dsflow-migrated"
+    airflow_db.ensure_running(project)
+    stamp = airflow_db.state_folder(project) / ".dsflow-migrated"
     if not stamp.is_file():
         _progress("creating Airflow's database (airflow db migrate, ~15 s)...")
         result = subprocess.run(
@@ -162,7 +166,7 @@ def sync_dags(project: Project, exe: Path) -> None:
     """Write the DAG files of ``airflow/dags/`` into Airflow's database (``airflow dags
     reserialize``) when they changed since the last time (the Airflow service's DAG processor
     does it while the service runs). A failure is a warning: the command asked for still runs."""
-    stamp = airflow_dir(project) / "home" / DAGS_STAMP
+    stamp = airflow_db.state_folder(project) / DAGS_STAMP
     fingerprint = _dags_fingerprint(project.root / "airflow" / "dags")
     if stamp.is_file() and stamp.read_text() == fingerprint:
         return
@@ -210,7 +214,7 @@ def run_airflow(project: Project, args: list[str]) -> int:
     if testing:
         # it wrote the DAGs it parsed, retries off, into the database: write them again, as
         # they are, before a command shows them from there
-        (airflow_dir(project) / "home" / DAGS_STAMP).unlink(missing_ok=True)
+        (airflow_db.state_folder(project) / DAGS_STAMP).unlink(missing_ok=True)
     return code
 
 

@@ -1,4 +1,4 @@
-"""``just setup`` after ``uv sync``: Java check, Jupyter kernel, secrets."""
+"""``just setup`` after ``uv sync``: Java check, Jupyter kernel, secrets, bytecode."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from .errors import DsflowError
@@ -59,3 +60,43 @@ def install_kernel(project_slug: str) -> str:
     name = f"dsflow-{project_slug}"
     install(kernel_name=name, display_name=f"Python ({project_slug})", prefix=sys.prefix)
     return name
+
+
+# what a notebook job's run and its kernel import: `just setup` writes their bytecode once
+RUN_MODULES = (
+    "dsflow.cli", "dsflow.runner", "dsflow.notebook_runs", "dsflow.reports", "dsflow.backfill",
+    "dsflow.kernels", "dsflow.spare_kernel", "dsflow.spark", "dsflow.readers",
+    "papermill", "papermill.engines", "papermill.clientwrap", "nbclient", "nbformat",
+    "jupyter_client", "jupytext", "nbconvert", "nbconvert.exporters.html",
+    "ipykernel.kernelapp", "IPython", "pyspark.sql.connect.session",
+    "pyspark.sql.connect.functions", "pandas", "pyarrow.parquet",
+)  # fmt: skip
+_IMPORT_EACH = (
+    "import importlib, sys\n"
+    "for name in sys.argv[1:]:\n"
+    "    try:\n"
+    "        importlib.import_module(name)\n"
+    "    except Exception:\n"  # an older runtime lacks a module: the others still count
+    "        pass\n"
+)
+
+
+def compile_run_modules(python: str = sys.executable) -> float:
+    """Write the bytecode of what a run imports (:data:`RUN_MODULES`) by importing it once in
+    ``python``; returns the seconds it took.
+
+    A cold run then imports in about a third of the time, also where PYTHONDONTWRITEBYTECODE
+    is set (a run never writes bytecode then). ``uv sync --compile-bytecode`` compiled every
+    module of the environment instead: 8,000+ files, 30 s of every setup and update on 2
+    cores, for the ~1,500 a run imports (7 s).
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    started = time.monotonic()
+    subprocess.run(
+        [python, "-c", _IMPORT_EACH, *RUN_MODULES],
+        cwd=Path(python).parent,  # not a project root, whose files could shadow a module
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
+    return time.monotonic() - started

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from .project import Project, find_project
 
 
 def _cmd_setup(args: argparse.Namespace) -> None:
-    from .bootstrap import check_java, install_kernel
+    from .bootstrap import check_java, compile_run_modules, install_kernel
     from .envfile import ensure_secrets
 
     project = find_project()
@@ -27,6 +28,7 @@ def _cmd_setup(args: argparse.Namespace) -> None:
     print(
         f"secrets: {'generated ' + ', '.join(created) if created else 'kept'} in .env (gitignored)"
     )
+    print(f"python:  compiled what a run imports ({compile_run_modules():.0f} s)")
     _build_spark_class_cache()
     if (project.root / "dsflow" / "__init__.py").is_file():
         # v0.3.0 and earlier vendored the runtime there; Python run from the project root
@@ -549,6 +551,52 @@ def _cmd_spark(args: argparse.Namespace) -> None:
     print("runs and notebooks of this project now use it; stop it with `just stop spark`")
 
 
+def _cmd_cluster(args: argparse.Namespace) -> None:
+    from .services import get
+    from .settings import load_settings
+    from .spark_cluster import is_own_master, master_url, start_cluster
+    from .spark_server import NAME as SERVER
+
+    options = parse_kv(args.params, allowed=["workers", "cores", "memory"])
+    counts = {}
+    for key in ("workers", "cores"):
+        value = options.get(key, "2" if key == "workers" else "1")
+        if not (value.isdigit() and 1 <= int(value) <= 64):
+            raise DsflowError(f"{key} must be a number from 1 to 64, not {value!r}")
+        counts[key] = int(value)
+    memory = options.get("memory", "2g")
+    if not re.fullmatch(r"[1-9]\d*[mg]", memory):
+        raise DsflowError(f"memory must be like 512m or 2g, not {memory!r}")
+    project = find_project()
+    settings = load_settings(project)
+    started = start_cluster(project, counts["workers"], counts["cores"], memory)
+    ui = settings.port("spark_master_ui")
+    print(
+        f"spark cluster: master {master_url(settings)} (web UI http://127.0.0.1:{ui}), "
+        f"{len(started) - 1} workers ({counts['cores']} core{'s' * (counts['cores'] > 1)}, "
+        f"{memory} each)"
+    )
+    if not is_own_master(settings):
+        print(
+            f'its jobs run there once dsflow.yml says spark: master: "{master_url(settings)}"'
+            f" (now {settings.spark_master!r})"
+        )
+    elif get(project, SERVER):
+        print(
+            "the Spark server started before the cluster: `just stop spark` so the next run"
+            " starts one on the cluster"
+        )
+    print("stop it with `just stop-all` (or `just stop spark-master spark-worker-1 ...`)")
+
+
+def _cmd_airflow_db(args: argparse.Namespace) -> None:
+    from .airflow_db import start
+
+    service = start(find_project())
+    print(f"airflow-db: PostgreSQL at {service.url} (pid {service.pid}, log {service.log})")
+    print("password: AIRFLOW_DB_PASSWORD in .env; stop it with `just stop-all`")
+
+
 def _cmd_services(args: argparse.Namespace) -> None:
     from .services import running
 
@@ -582,8 +630,9 @@ def _cmd_stop(args: argparse.Namespace) -> None:
         if name not in active:
             if name not in _service_names(project):
                 raise DsflowError(
-                    f"unknown service {name!r}: services are jupyter, airflow, explorer, spark "
-                    f"and dashboard jobs (running: {listed}); nothing was stopped"
+                    f"unknown service {name!r}: services are jupyter, airflow, airflow-db, "
+                    "explorer, spark, spark-master, spark-worker-N and dashboard jobs "
+                    f"(running: {listed}); nothing was stopped"
                 )
             raise DsflowError(f"{name} is not running (running: {listed}); nothing was stopped")
     stopped = stop(project, names)
@@ -597,7 +646,8 @@ def _cmd_stop(args: argparse.Namespace) -> None:
 def _service_names(project: Project) -> set[str]:
     from .specs import load_spec
 
-    names = {"jupyter", "airflow", "explorer", "spark"}
+    names = {"jupyter", "airflow", "airflow-db", "explorer", "spark", "spark-master"}
+    names |= {f"spark-worker-{n}" for n in range(1, 65)}  # `just cluster workers=N`
     for job in project.job_names():
         try:
             if load_spec(project.jobs_dir / job).job_class == "dashboard":
@@ -836,9 +886,23 @@ COMMANDS: tuple[Command, ...] = (
         add_help=False,  # its --help is Airflow's
     ),
     Command(
+        "airflow-db",
+        _cmd_airflow_db,
+        "start Airflow's PostgreSQL (airflow.database: postgres; `just airflow` starts it too)",
+    ),
+    Command(
         "spark",
         _cmd_spark,
         "start the project's Spark Connect server in the background (warm runs)",
+    ),
+    Command(
+        "cluster",
+        _cmd_cluster,
+        "start a Spark standalone cluster here: [workers=2] [cores=1] [memory=2g] each",
+        "Start a Spark master and workers on 127.0.0.1 from the project's pyspark, "
+        "authenticated by SPARK_CLUSTER_SECRET in .env. Jobs run there when dsflow.yml's "
+        "spark.master names it (spark://127.0.0.1:<ports.spark_master>).",
+        params=True,
     ),
     Command(
         "dash",

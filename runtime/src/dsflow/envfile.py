@@ -9,7 +9,14 @@ from pathlib import Path
 
 # SPARK_CONNECT_AUTHENTICATE_TOKEN is the name Spark's server and pyspark's client both read
 SPARK_TOKEN = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
-SECRET_KEYS = ("JUPYTER_TOKEN", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_DB_PASSWORD", SPARK_TOKEN)
+CLUSTER_SECRET = "SPARK_CLUSTER_SECRET"  # `just cluster`'s shared secret (spark.authenticate)
+SECRET_KEYS = (
+    "JUPYTER_TOKEN",
+    "AIRFLOW_ADMIN_PASSWORD",
+    "AIRFLOW_DB_PASSWORD",
+    SPARK_TOKEN,
+    CLUSTER_SECRET,
+)
 
 
 def read_env(path: Path) -> dict[str, str]:

@@ -12,7 +12,10 @@ A kernel's own output (ipykernel's log lines, a local Spark JVM's warnings) goes
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,28 @@ SPARK_CLIENT_IMPORTS = (
 )
 _ENGINE = "dsflow-warm"
 _registered = False
+# a Unix socket's path must fit in 108 bytes (sun_path), with the "-<n>" jupyter_client adds
+_SOCKET_PATH_MAX = 100
+
+
+def kernel_address() -> dict[str, str]:
+    """Connection settings for a new kernel: Unix sockets under a private, unique name.
+
+    Over TCP, jupyter_client picks free ports by binding port 0 and closing it, and the kernel
+    binds them again moments later: another process can take one in between, and the kernel
+    dies ("Address already in use", then "Kernel died before replying to kernel_info"); seen
+    in 1 of 6 suite runs with backfills on two workers. A socket name of our own cannot be
+    taken. The folder is Jupyter's runtime folder (private to the user); ZeroMQ removes the
+    sockets when the kernel closes them.
+    """
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    folder = jupyter_runtime_dir()
+    name = f"dsflow-{uuid.uuid4().hex[:12]}"
+    if len(os.path.join(folder, name)) > _SOCKET_PATH_MAX:
+        folder = tempfile.gettempdir()
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return {"transport": "ipc", "ip": os.path.join(folder, name)}
 
 
 def register_engine() -> str:
@@ -101,7 +126,7 @@ class KernelPool:
             km = self._kernels.get(key)
             log_file = None
             if km is None:
-                km = AsyncKernelManager(kernel_name="python3")
+                km = AsyncKernelManager(kernel_name="python3", **kernel_address())
                 self._kernels[key] = km
                 log.parent.mkdir(parents=True, exist_ok=True)
                 log_file = self._logs.enter_context(log.open("ab"))

@@ -37,6 +37,7 @@ class Service:
     url: str
     log: str
     command: list[str]
+    stop_signal: str = "SIGTERM"  # what asks it to stop (then SIGKILL after a grace period)
 
     @property
     def alive(self) -> bool:
@@ -106,6 +107,7 @@ def start(
     timeout: float = 90.0,
     announce: str | None = None,
     tied: bool = False,
+    stop_signal: str = "SIGTERM",
 ) -> Service:
     """Start ``command`` in the background as service ``name`` and wait until it answers.
 
@@ -140,7 +142,9 @@ def start(
                 start_new_session=True,  # its own process group: stop() signals exactly that
                 preexec_fn=die_with_parent() if tied else None,  # noqa: PLW1509
             )
-        service = Service(name, proc.pid, _start_time(proc.pid), port, url, str(log), command)
+        service = Service(
+            name, proc.pid, _start_time(proc.pid), port, url, str(log), command, stop_signal
+        )
         (folder / f"{name}.json").write_text(json.dumps(asdict(service), indent=2) + "\n")
         check = ready or (lambda: listening(port))
         deadline = time.monotonic() + timeout
@@ -159,11 +163,12 @@ def start(
 
 
 def stop_service(service: Service, grace: float = 10.0) -> bool:
-    """SIGTERM the service's process group, SIGKILL it after ``grace`` seconds; True if it ran."""
+    """Signal the service's process group (its ``stop_signal``), SIGKILL it after ``grace``
+    seconds; True if it ran."""
     if not service.alive:
         return False
     try:
-        os.killpg(service.pid, signal.SIGTERM)
+        os.killpg(service.pid, getattr(signal, service.stop_signal, signal.SIGTERM))
     except ProcessLookupError:
         return False
     deadline = time.monotonic() + grace

@@ -21,8 +21,11 @@ DEFAULT_PORTS = {
     "explorer": 8049,
     "dash": 8050,  # the first one tried: each dashboard takes the next free port
     "spark": 15002,  # Spark Connect's own default
+    "spark_master": 7077,  # `just cluster`: a standalone master (Spark's own default)
+    "spark_master_ui": 8180,  # its web UI; worker N's is this + N (Spark's 8080 is Airflow's)
     "airflow_worker_logs": 8793,  # Airflow's task log server (its worker_log_server_port)
     "airflow_trigger_logs": 8794,  # Airflow's triggerer log server (trigger_log_server_port)
+    "airflow_db": 5433,  # Airflow's PostgreSQL (airflow.database: postgres); 5432: the system's
 }
 
 
@@ -33,6 +36,7 @@ class AirflowSchedule:
     start_date: date = date(2024, 1, 1)  # the first period
     end_date: date | None = None  # the last period; None: no end
     catchup: bool = False  # True: an unpaused DAG runs every period since start_date it lacks
+    database: str = "sqlite"  # Airflow's metadata database: sqlite | postgres (dsflow.airflow_db)
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,8 @@ def _airflow_schedule(path: Path, raw: Any) -> AirflowSchedule:
         return AirflowSchedule()
     if not isinstance(raw, dict):
         raise DsflowError(
-            f"{path}: airflow must be a mapping (start_date:, end_date:, catchup:), not {raw!r}"
+            f"{path}: airflow must be a mapping (start_date:, end_date:, catchup:, database:), "
+            f"not {raw!r}"
         )
     start = _date(path, "start_date", raw.get("start_date", AirflowSchedule.start_date))
     end = raw.get("end_date")
@@ -127,7 +132,10 @@ def _airflow_schedule(path: Path, raw: Any) -> AirflowSchedule:
     catchup = raw.get("catchup", False)
     if not isinstance(catchup, bool):
         raise DsflowError(f"{path}: airflow.catchup must be true or false, not {catchup!r}")
-    return AirflowSchedule(start, end, catchup)
+    database = raw.get("database") or "sqlite"
+    if database not in ("sqlite", "postgres"):
+        raise DsflowError(f"{path}: airflow.database must be sqlite or postgres, not {database!r}")
+    return AirflowSchedule(start, end, catchup, database)
 
 
 def _date(path: Path, key: str, value: Any) -> date:

@@ -335,8 +335,10 @@ def _launch(root: Path) -> None:
 def _start_kernel(folder: Path, cwd: Path) -> tuple[subprocess.Popen, dict[str, Any]]:
     from jupyter_client.connect import write_connection_file
 
+    from .kernels import kernel_address
+
     path = folder / f"kernel-starting.{os.getpid()}.json"
-    write_connection_file(str(path), ip="127.0.0.1")
+    write_connection_file(str(path), **kernel_address())
     info = json.loads(path.read_text())
     with (folder / LOG).open("ab") as log:
         kernel = subprocess.Popen(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,12 @@ def spark_session(app_name: str = "dsflow") -> Any:
     else:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         builder = builder.master(settings.spark_master)
+        from .spark_cluster import app_properties, is_own_master
+
+        if is_own_master(settings):  # `just cluster`'s: it requires the project's secret
+            os.environ["PYSPARK_SUBMIT_ARGS"] = (
+                f"--properties-file {shlex.quote(str(app_properties(project)))} pyspark-shell"
+            )
     for key, value in conf.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()

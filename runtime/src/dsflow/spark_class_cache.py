@@ -32,6 +32,9 @@ from .bootstrap import java_executable
 
 CLASS_LIST = Path(__file__).with_name("spark-classes.txt.gz")
 SWITCH_ENV = "DSFLOW_SPARK_CLASS_ARCHIVE"
+# another class list (one class per line, as -XX:DumpLoadedClassList writes it; .gz or not):
+# the classes of your own jobs' server, or a short list that builds in seconds (the tests)
+LIST_ENV = "DSFLOW_SPARK_CLASS_LIST"
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
@@ -88,7 +91,7 @@ def cached_home(java: str | None = None) -> SparkHome | None:
         return None
     source = venv_spark_home()
     path = cache_root() / spark_build_key(source)
-    archive = path.with_name(f"{path.name}.java-{_java_key(java)}.jsa")
+    archive = _archive_path(path, java)
     if not (path / "jars").is_dir() or not archive.is_file():
         return None
     return SparkHome(path, archive)
@@ -113,10 +116,22 @@ def build(java: str | None = None) -> SparkHome | None:
         path = root / key
         if not (path / "jars").is_dir() and not _link_tree(source, path):
             return None
-        archive = path.with_name(f"{key}.java-{_java_key(java)}.jsa")
+        archive = _archive_path(path, java)
         if not archive.is_file():
             _dump_archive(java, path, archive)
     return SparkHome(path, archive)
+
+
+def class_list() -> Path:
+    """The class list archived: ``$DSFLOW_SPARK_CLASS_LIST``, else the one dsflow ships."""
+    return Path(os.environ.get(LIST_ENV) or CLASS_LIST)
+
+
+def _archive_path(path: Path, java: str) -> Path:
+    name = f"{path.name}.java-{_java_key(java)}"
+    if class_list() != CLASS_LIST:  # another list, another archive
+        name += f".list-{hashlib.sha256(class_list().read_bytes()).hexdigest()[:12]}"
+    return path.with_name(f"{name}.jsa")
 
 
 def _link_tree(source: Path, path: Path) -> bool:
@@ -160,7 +175,8 @@ def launch_classpath(java: str, home: Path) -> str:
 
 def _dump_archive(java: str, home: Path, archive: Path) -> None:
     classes = archive.with_name(f".{archive.name}.classes")
-    classes.write_bytes(gzip.decompress(CLASS_LIST.read_bytes()))
+    listed = class_list().read_bytes()
+    classes.write_bytes(gzip.decompress(listed) if listed[:2] == b"\x1f\x8b" else listed)
     partial = archive.with_name(f".{archive.name}.partial")
     try:
         subprocess.run(

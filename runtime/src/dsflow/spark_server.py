@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import services, spark_class_cache
+from . import services, spark_class_cache, spark_cluster
 from .envfile import SPARK_TOKEN, ensure_secrets, read_env
 from .project import Project
 from .settings import load_settings
@@ -49,6 +49,9 @@ def server_launch(project: Project, port: int) -> tuple[list[str], dict[str, str
         "--conf",
         f"spark.connect.grpc.binding.port={port}",
     ]
+    if spark_cluster.is_own_master(settings):  # `just cluster`'s: it requires the secret
+        properties = command.index("--properties-file") + 1
+        command[properties] = str(spark_cluster.app_properties(project, defaults))
     if not cached:
         return command, {}
     # a --conf replaces the file's value: the project's JVM options go first, kept as they are

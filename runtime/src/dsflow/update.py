@@ -21,6 +21,7 @@ from pathlib import Path
 import copier
 from copier.errors import CopierError
 
+from .bootstrap import compile_run_modules
 from .errors import DsflowError
 from .project import ANSWERS_FILE, Project, read_answers
 
@@ -225,9 +226,12 @@ def resync(root: Path, conflicts: list[str]) -> str:
     uv = shutil.which("uv")
     if not uv:
         return "not re-synced: uv is not on PATH; install it, then run `just setup`"
-    for args in (["lock", "--quiet"], ["sync", "--locked", "--quiet", "--compile-bytecode"]):
+    for args in (["lock", "--quiet"], ["sync", "--locked", "--quiet"]):
         result = subprocess.run([uv, *args], cwd=root, capture_output=True, text=True)
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["?"])[-1]
             return f"not re-synced: uv {args[0]} failed ({last}); fix it, then run `just setup`"
+    python = root / ".venv" / "bin" / "python"
+    if python.is_file():  # the bytecode of what a run imports, as `just setup` writes it
+        compile_run_modules(str(python))
     return "environment re-synced (uv lock, uv sync)"
