@@ -49,9 +49,11 @@ RETRY_DELAY_S = 300
 TEST_ENV = {"DSFLOW_AIRFLOW_RETRIES": "0"}
 SENSOR_POKE_S = 300
 SENSOR_TIMEOUT_S = 2 * 24 * 3600
-# the partition value a run passes, from Airflow's template context
+# the partition value a run passes, from Airflow's template context: for every grain, the
+# partition containing the run's logical date (a scheduled run's is its period's start; a
+# manual run's the moment it names: hour 05 for a run at 05:00, as the daily DAG's day)
 DS_TEMPLATE = {
-    "hourly": "{{ data_interval_start.strftime('%Y-%m-%dT%H') }}",
+    "hourly": "{{ logical_date.strftime('%Y-%m-%dT%H') }}",
     "none": "",
 }
 

@@ -1,0 +1,25 @@
+"""dsflow.bootstrap.compile_run_modules: `just setup` writes the bytecode of what a run imports
+(and no more), also where PYTHONDONTWRITEBYTECODE is set; a module an older runtime lacks does
+not stop the others."""
+
+from __future__ import annotations
+
+import sys
+
+from dsflow import bootstrap
+
+
+def test_the_modules_a_run_imports_get_their_bytecode(tmp_path, monkeypatch):
+    for name in ("first", "unused"):
+        (tmp_path / f"{name}.py").write_text("VALUE = 1\n")
+    (tmp_path / "second").mkdir()
+    (tmp_path / "second" / "__init__.py").write_text("from . import part\n")
+    (tmp_path / "second" / "part.py").write_text("X = 2\n")
+    monkeypatch.setattr(bootstrap, "RUN_MODULES", ("first", "not_installed", "second"))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")  # as on this machine: runs write none
+    assert bootstrap.compile_run_modules(sys.executable) >= 0
+    tag = sys.implementation.cache_tag
+    assert (tmp_path / "__pycache__" / f"first.{tag}.pyc").is_file()
+    assert (tmp_path / "second" / "__pycache__" / f"part.{tag}.pyc").is_file()  # what it imports
+    assert not (tmp_path / "__pycache__" / f"unused.{tag}.pyc").exists()  # nothing else
