@@ -18,8 +18,20 @@ def test_the_modules_a_run_imports_get_their_bytecode(tmp_path, monkeypatch):
     monkeypatch.setattr(bootstrap, "RUN_MODULES", ("first", "not_installed", "second"))
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")  # as on this machine: runs write none
-    assert bootstrap.compile_run_modules(sys.executable) >= 0
+    assert bootstrap.compile_run_modules(sys.executable) is not None
     tag = sys.implementation.cache_tag
     assert (tmp_path / "__pycache__" / f"first.{tag}.pyc").is_file()
     assert (tmp_path / "second" / "__pycache__" / f"part.{tag}.pyc").is_file()  # what it imports
     assert not (tmp_path / "__pycache__" / f"unused.{tag}.pyc").exists()  # nothing else
+
+
+def test_every_module_named_exists():
+    """A misspelt or removed module would be skipped in silence at setup: not here."""
+    import importlib.util
+
+    missing = [m for m in bootstrap.RUN_MODULES if importlib.util.find_spec(m) is None]
+    assert missing == []
+
+
+def test_a_python_that_cannot_run_is_none(tmp_path):
+    assert bootstrap.compile_run_modules(str(tmp_path / "no-python")) is None

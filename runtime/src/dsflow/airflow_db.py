@@ -14,6 +14,7 @@ folder works too.
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import os
 import shutil
@@ -21,7 +22,7 @@ import subprocess
 from pathlib import Path
 
 from . import services
-from .envfile import ensure_secrets, read_env
+from .envfile import project_secret
 from .errors import DsflowError
 from .project import Project
 from .settings import load_settings
@@ -60,29 +61,43 @@ def state_folder(project: Project) -> Path:
 
 def ensure_running(project: Project) -> None:
     """Create and start the project's PostgreSQL when Airflow uses it and it is not running."""
-    if not uses_postgres(project) or services.get(project, NAME):
-        return
-    start(project)
+    if uses_postgres(project):
+        start(project, if_running="keep")
 
 
-def start(project: Project) -> services.Service:
-    """Start the project's PostgreSQL (creating its cluster and database on first use)."""
+def start(project: Project, if_running: str = "refuse") -> services.Service:
+    """Start the project's PostgreSQL (creating its cluster and database on first use).
+
+    Two commands starting it at once are serialised: the second finds it running, and
+    ``if_running="keep"`` returns it instead of refusing.
+    """
     settings = load_settings(project)
     if settings.airflow.database != "postgres":
         raise DsflowError(
             "Airflow uses SQLite here: set airflow: database: postgres in dsflow.yml first"
         )
-    port = settings.port("airflow_db")
-    binaries = _binaries()
+    folder = services.state_dir(project)
+    folder.mkdir(parents=True, exist_ok=True)
+    # not services.start's own lock: initdb runs before it, and must not run twice at once
+    with (folder / f"{NAME}.start.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        running = services.get(project, NAME)
+        if running and if_running == "keep":
+            return running
+        return _start(project, settings.port("airflow_db"))
+
+
+def _start(project: Project, port: int) -> services.Service:
     data = data_dir(project)
-    fresh = not (data / "PG_VERSION").is_file()
-    if fresh:
-        _initdb(project, binaries, data)
+    binaries = _binaries(data)
+    prefix = _as_non_root()
+    if not (data / "PG_VERSION").is_file():
+        _initdb(project, binaries, data, prefix)
     service = services.start(
         project,
         NAME,
         [
-            *_as_non_root(),
+            *prefix,
             str(binaries / "postgres"),
             "-D",
             str(data),
@@ -103,32 +118,49 @@ def start(project: Project) -> services.Service:
         announce=f"starting PostgreSQL for Airflow on 127.0.0.1:{port}...",
         stop_signal="SIGINT",  # "fast" shutdown; SIGTERM would wait for clients to leave
     )
-    # also after a first start killed between initdb and here
-    if _sql(project, binaries, port, f"SELECT 1 FROM pg_database WHERE datname = '{USER}'") != "1":
-        _sql(project, binaries, port, f"CREATE DATABASE {USER} OWNER {USER}")
+    try:  # also after a first start killed between initdb and here
+        query = f"SELECT 1 FROM pg_database WHERE datname = '{USER}'"
+        if _sql(project, binaries, port, query) != "1":
+            _sql(project, binaries, port, f"CREATE DATABASE {USER} OWNER {USER}")
+    except BaseException:
+        services.stop(project, [NAME])
+        raise
     return service
 
 
 def _password(project: Project) -> str:
-    env_file = project.root / ".env"
-    ensure_secrets(env_file)
-    return read_env(env_file)[PASSWORD_KEY]
+    return project_secret(project.root, PASSWORD_KEY)
 
 
-def _binaries() -> Path:
-    """The folder of ``postgres``, ``initdb`` and ``psql``: ``$DSFLOW_PG_BIN``, else the newest
-    Debian ``postgresql`` installed."""
+def _binaries(data: Path) -> Path:
+    """The folder of PostgreSQL's programs: ``$DSFLOW_PG_BIN``, else Debian's of the version
+    the cluster in ``data`` was made with, else the newest Debian ``postgresql`` installed."""
     configured = os.environ.get("DSFLOW_PG_BIN")
-    candidates = [configured] if configured else sorted(
-        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name)
-    )[::-1]  # fmt: skip
+    made_with = (data / "PG_VERSION").read_text().strip() if (data / "PG_VERSION").is_file() else ""
+    installed = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_major, reverse=True)
+    if configured:
+        candidates = [configured]
+    elif made_with:
+        candidates = [f"/usr/lib/postgresql/{made_with}/bin"]
+    else:
+        candidates = installed
     for folder in candidates:
-        if (Path(folder) / "postgres").is_file() and (Path(folder) / "initdb").is_file():
+        if all((Path(folder) / p).is_file() for p in ("postgres", "initdb", "psql", "pg_isready")):
             return Path(folder)
+    if made_with and not configured:
+        raise DsflowError(
+            f"Airflow's PostgreSQL cluster ({data}) was made by PostgreSQL {made_with}, which "
+            f"is not installed: sudo apt-get install postgresql-{made_with}"
+        )
     raise DsflowError(
         "PostgreSQL is not installed: sudo apt-get install postgresql (or set DSFLOW_PG_BIN "
-        "to the folder of its postgres and initdb)"
+        "to the folder of its postgres, initdb, psql and pg_isready)"
     )
+
+
+def _major(folder: str) -> int:
+    version = Path(folder).parent.name
+    return int(version) if version.isdigit() else 0
 
 
 def _as_non_root() -> list[str]:
@@ -136,17 +168,21 @@ def _as_non_root() -> list[str]:
     if os.geteuid() != 0:
         return []
     prefix = ["unshare", "--user", f"--map-user={NOBODY}", f"--map-group={NOBODY}", "--"]
-    probe = subprocess.run([*prefix, "true"], capture_output=True, text=True)
-    if shutil.which("unshare") is None or probe.returncode:
-        raise DsflowError(
-            "PostgreSQL refuses to run as root, and this machine allows no user namespace "
-            f"to run it as another user ({probe.stderr.strip() or 'unshare missing'}); run "
-            "dsflow as an ordinary user, or keep airflow: database: sqlite"
-        )
-    return prefix
+    if shutil.which("unshare") is None:
+        reason = "unshare is missing: sudo apt-get install util-linux"
+    else:
+        probe = subprocess.run([*prefix, "true"], capture_output=True, text=True)
+        if probe.returncode == 0:
+            return prefix
+        reason = probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else "unshare failed"
+    raise DsflowError(
+        "PostgreSQL refuses to run as root, and running it as another user through a user "
+        f"namespace failed ({reason}; --map-user needs util-linux 2.38); run dsflow as an "
+        "ordinary user, or keep airflow: database: sqlite"
+    )
 
 
-def _initdb(project: Project, binaries: Path, data: Path) -> None:
+def _initdb(project: Project, binaries: Path, data: Path, prefix: list[str]) -> None:
     data.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(data, ignore_errors=True)  # a half-made cluster from a killed first start
     secret = data.parent / ".postgres-password"
@@ -156,7 +192,7 @@ def _initdb(project: Project, binaries: Path, data: Path) -> None:
     print("creating Airflow's PostgreSQL cluster (initdb, ~2 s)...", flush=True)
     try:
         result = subprocess.run(
-            [*_as_non_root(), str(binaries / "initdb"), "-D", str(data), "-U", USER]
+            [*prefix, str(binaries / "initdb"), "-D", str(data), "-U", USER]
             + ["--auth=scram-sha-256", f"--pwfile={secret}", "-E", "UTF8", "--locale=C.UTF-8"]
             + ["--no-instructions"],
             capture_output=True,

@@ -242,8 +242,13 @@ def start_airflow(project: Project) -> tuple[Any, str]:
     from .envfile import ensure_secrets, read_env
     from .settings import load_settings
 
-    settings = load_settings(project)  # ports first: nothing installed or written when taken
+    settings = load_settings(project)  # ports first: nothing installed or started when taken
     port = settings.port("airflow")
+    if services.get(project, "airflow") is None and not services.port_free(port):
+        raise DsflowError(
+            f"port {port} on 127.0.0.1 is already in use; set ports.airflow in dsflow.yml to "
+            "a free port"
+        )
     log_ports = {name: settings.port(name) for name in LOG_SERVER_PORTS}
     for name, log_port in log_ports.items():
         if not services.port_free(log_port, host=""):  # they bind every interface

@@ -81,22 +81,25 @@ _IMPORT_EACH = (
 )
 
 
-def compile_run_modules(python: str = sys.executable) -> float:
+def compile_run_modules(python: str = sys.executable) -> float | None:
     """Write the bytecode of what a run imports (:data:`RUN_MODULES`) by importing it once in
-    ``python``; returns the seconds it took.
+    ``python``; returns the seconds it took, or None when that Python could not run.
 
     A cold run then imports in about a third of the time, also where PYTHONDONTWRITEBYTECODE
     is set (a run never writes bytecode then). ``uv sync --compile-bytecode`` compiled every
-    module of the environment instead: 8,000+ files, 30 s of every setup and update on 2
-    cores, for the ~1,500 a run imports (7 s).
+    module of the environment instead: 8,000+ files, 20-30 s of every setup and update on 2
+    cores, for the ~1,500 a run imports (about 6 s).
     """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     started = time.monotonic()
-    subprocess.run(
-        [python, "-c", _IMPORT_EACH, *RUN_MODULES],
-        cwd=Path(python).parent,  # not a project root, whose files could shadow a module
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-    )
-    return time.monotonic() - started
+    try:
+        done = subprocess.run(
+            [python, "-c", _IMPORT_EACH, *RUN_MODULES],
+            cwd=Path(python).parent,  # not a project root, whose files could shadow a module
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+        )
+    except OSError:  # no such Python (a .venv not made yet)
+        return None
+    return time.monotonic() - started if done.returncode == 0 else None

@@ -28,7 +28,12 @@ def _cmd_setup(args: argparse.Namespace) -> None:
     print(
         f"secrets: {'generated ' + ', '.join(created) if created else 'kept'} in .env (gitignored)"
     )
-    print(f"python:  compiled what a run imports ({compile_run_modules():.0f} s)")
+    took = compile_run_modules()
+    print(
+        f"python:  compiled what a run imports ({took:.0f} s)"
+        if took is not None
+        else "python:  could not compile what a run imports (runs still work, a little slower)"
+    )
     _build_spark_class_cache()
     if (project.root / "dsflow" / "__init__.py").is_file():
         # v0.3.0 and earlier vendored the runtime there; Python run from the project root
@@ -554,27 +559,35 @@ def _cmd_spark(args: argparse.Namespace) -> None:
 def _cmd_cluster(args: argparse.Namespace) -> None:
     from .services import get
     from .settings import load_settings
-    from .spark_cluster import is_own_master, master_url, start_cluster
+    from .spark_cluster import (
+        DEFAULT_CORES,
+        DEFAULT_MEMORY,
+        DEFAULT_WORKERS,
+        MAX_WORKERS,
+        is_own_master,
+        master_url,
+        start_cluster,
+    )
     from .spark_server import NAME as SERVER
 
     options = parse_kv(args.params, allowed=["workers", "cores", "memory"])
     counts = {}
-    for key in ("workers", "cores"):
-        value = options.get(key, "2" if key == "workers" else "1")
-        if not (value.isdigit() and 1 <= int(value) <= 64):
-            raise DsflowError(f"{key} must be a number from 1 to 64, not {value!r}")
+    for key, default in (("workers", DEFAULT_WORKERS), ("cores", DEFAULT_CORES)):
+        value = options.get(key, str(default))
+        if not (re.fullmatch(r"[0-9]+", value) and 1 <= int(value) <= MAX_WORKERS):
+            raise DsflowError(f"{key} must be a number from 1 to {MAX_WORKERS}, not {value!r}")
         counts[key] = int(value)
-    memory = options.get("memory", "2g")
-    if not re.fullmatch(r"[1-9]\d*[mg]", memory):
+    memory = options.get("memory", DEFAULT_MEMORY)
+    if not re.fullmatch(r"[1-9][0-9]*[mg]", memory):
         raise DsflowError(f"memory must be like 512m or 2g, not {memory!r}")
     project = find_project()
     settings = load_settings(project)
     started = start_cluster(project, counts["workers"], counts["cores"], memory)
     ui = settings.port("spark_master_ui")
+    cores = f"{counts['cores']} core{'s' * (counts['cores'] > 1)}"
     print(
         f"spark cluster: master {master_url(settings)} (web UI http://127.0.0.1:{ui}), "
-        f"{len(started) - 1} workers ({counts['cores']} core{'s' * (counts['cores'] > 1)}, "
-        f"{memory} each)"
+        f"{len(started) - 1} workers ({cores}, {memory} each)"
     )
     if not is_own_master(settings):
         print(
@@ -592,6 +605,7 @@ def _cmd_cluster(args: argparse.Namespace) -> None:
 def _cmd_airflow_db(args: argparse.Namespace) -> None:
     from .airflow_db import start
 
+    parse_kv(args.params, allowed=[])  # no options: one line for anything given
     service = start(find_project())
     print(f"airflow-db: PostgreSQL at {service.url} (pid {service.pid}, log {service.log})")
     print("password: AIRFLOW_DB_PASSWORD in .env; stop it with `just stop-all`")
@@ -644,10 +658,12 @@ def _cmd_stop(args: argparse.Namespace) -> None:
 
 
 def _service_names(project: Project) -> set[str]:
+    from .airflow_db import NAME as AIRFLOW_DB
+    from .spark_cluster import MASTER, MAX_WORKERS, worker_name
     from .specs import load_spec
 
-    names = {"jupyter", "airflow", "airflow-db", "explorer", "spark", "spark-master"}
-    names |= {f"spark-worker-{n}" for n in range(1, 65)}  # `just cluster workers=N`
+    names = {"jupyter", "airflow", AIRFLOW_DB, "explorer", "spark", MASTER}
+    names |= {worker_name(n) for n in range(1, MAX_WORKERS + 1)}  # `just cluster workers=N`
     for job in project.job_names():
         try:
             if load_spec(project.jobs_dir / job).job_class == "dashboard":
@@ -889,6 +905,7 @@ COMMANDS: tuple[Command, ...] = (
         "airflow-db",
         _cmd_airflow_db,
         "start Airflow's PostgreSQL (airflow.database: postgres; `just airflow` starts it too)",
+        params=True,
     ),
     Command(
         "spark",

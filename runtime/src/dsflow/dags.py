@@ -56,6 +56,7 @@ DS_TEMPLATE = {
     "hourly": "{{ logical_date.strftime('%Y-%m-%dT%H') }}",
     "none": "",
 }
+DS_DEFAULT = "{{ ds }}"  # the other grains: the logical date's day (`run` takes it to the grain)
 
 _TEMPLATE = """{header}
 # Each task is retried DSFLOW_AIRFLOW_RETRIES times (default {retries}),
@@ -121,7 +122,7 @@ def render_dags(
         jobs = [n for n in graph.order() if graph.jobs[n].grain == grain]
         if not jobs:
             continue
-        ds = DS_TEMPLATE.get(grain, "{{ ds }}")
+        ds = DS_TEMPLATE.get(grain, DS_DEFAULT)
         tasks = []
         for name in jobs:
             args = f"job={name}" + (f" ds={ds}" if ds else "")

@@ -74,3 +74,11 @@ def ensure_secrets(path: Path) -> list[str]:
     with os.fdopen(fd, "w") as handle:
         handle.write("\n".join(lines) + "\n")
     return created
+
+
+def project_secret(root: Path, key: str) -> str:
+    """The secret ``key`` (one of :data:`SECRET_KEYS`) of the project at ``root``, generated
+    into its ``.env`` first if missing (a project set up before that secret existed)."""
+    env_file = root / ".env"
+    ensure_secrets(env_file)
+    return read_env(env_file)[key]

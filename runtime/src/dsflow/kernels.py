@@ -52,8 +52,8 @@ def kernel_address() -> dict[str, str]:
 
     folder = jupyter_runtime_dir()
     name = f"dsflow-{uuid.uuid4().hex[:12]}"
-    if len(os.path.join(folder, name)) > _SOCKET_PATH_MAX:
-        folder = tempfile.gettempdir()
+    if len(os.path.join(folder, name)) > _SOCKET_PATH_MAX:  # a long home folder
+        folder = tempfile.mkdtemp(prefix="dsflow-kernel-")  # private (0700) too; left empty
     os.makedirs(folder, mode=0o700, exist_ok=True)
     return {"transport": "ipc", "ip": os.path.join(folder, name)}
 

@@ -51,8 +51,11 @@ def spark_session(app_name: str = "dsflow") -> Any:
         from .spark_cluster import app_properties, is_own_master
 
         if is_own_master(settings):  # `just cluster`'s: it requires the project's secret
+            # the user's own (--packages, ...) kept, ending as pyspark wants in pyspark-shell
+            own = os.environ.get("PYSPARK_SUBMIT_ARGS", "").strip().removesuffix("pyspark-shell")
+            properties = shlex.quote(str(app_properties(project)))
             os.environ["PYSPARK_SUBMIT_ARGS"] = (
-                f"--properties-file {shlex.quote(str(app_properties(project)))} pyspark-shell"
+                f"{own} --properties-file {properties} pyspark-shell"
             )
     for key, value in conf.items():
         builder = builder.config(key, value)

@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 
 from . import services, spark_class_cache
-from .envfile import CLUSTER_SECRET, ensure_secrets, read_env
+from .envfile import CLUSTER_SECRET, project_secret
 from .errors import DsflowError
 from .project import Project
 from .settings import Settings, load_settings
@@ -47,15 +47,15 @@ def master_url(settings: Settings) -> str:
 
 
 def is_own_master(settings: Settings) -> bool:
-    """True when ``spark.master`` names the cluster ``just cluster`` starts for this project."""
-    return settings.spark_master == master_url(settings)
+    """True when ``spark.master`` names the cluster ``just cluster`` starts for this project
+    (``spark://127.0.0.1:<port>``, or ``localhost`` for 127.0.0.1)."""
+    given = settings.spark_master.strip().rstrip("/").replace("://localhost:", "://127.0.0.1:")
+    return given == master_url(settings)
 
 
 def cluster_secret(project: Project) -> str:
     """The shared secret of the project's cluster (generated into ``.env`` when missing)."""
-    env_file = project.root / ".env"
-    ensure_secrets(env_file)
-    return read_env(env_file)[CLUSTER_SECRET]
+    return project_secret(project.root, CLUSTER_SECRET)
 
 
 def app_properties(project: Project, base: Path | None = None) -> Path:
@@ -78,8 +78,16 @@ def app_properties(project: Project, base: Path | None = None) -> Path:
     return path
 
 
+# `just cluster`'s defaults: two workers of one core each fit a 2-core laptop
+DEFAULT_WORKERS, DEFAULT_CORES, DEFAULT_MEMORY = 2, 1, "2g"
+MAX_WORKERS = 64  # `just cluster workers=N`, and the cores of each
+
+
 def start_cluster(
-    project: Project, workers: int = 2, cores: int = 1, memory: str = "2g"
+    project: Project,
+    workers: int = DEFAULT_WORKERS,
+    cores: int = DEFAULT_CORES,
+    memory: str = DEFAULT_MEMORY,
 ) -> list[services.Service]:
     """Start the master and ``workers`` workers (``cores`` and ``memory`` each); returns them.
 
@@ -88,15 +96,20 @@ def start_cluster(
     """
     settings = load_settings(project)
     port, ui_port = settings.port("spark_master"), settings.port("spark_master_ui")
-    for number in range(1, workers + 1):
-        if services.get(project, worker_name(number)):
-            raise DsflowError(f"{worker_name(number)} is already running; `just stop-all` first")
-    for number in range(1, workers + 1):
-        if not services.port_free(ui_port + number):
+    for name in [MASTER] + [worker_name(n) for n in range(1, workers + 1)]:
+        running = services.get(project, name)
+        if running:
             raise DsflowError(
-                f"port {ui_port + number} on 127.0.0.1 (worker {number}'s web UI, "
-                f"ports.spark_master_ui + {number}) is already in use; set "
-                "ports.spark_master_ui in dsflow.yml to a free range"
+                f"{name} is already running at {running.url} (pid {running.pid}); the cluster "
+                "runs: `just stop-all` first to start another"
+            )
+    for number in range(workers + 1):  # the master's web UI, then each worker's
+        if not services.port_free(ui_port + number):
+            whose = f"worker {number}'s web UI" if number else "the master's web UI"
+            raise DsflowError(
+                f"port {ui_port + number} on 127.0.0.1 ({whose}, ports.spark_master_ui + "
+                f"{number}) is already in use; set ports.spark_master_ui in dsflow.yml to "
+                "a free range"
             )
     home = _spark_home()
     env = {
@@ -106,8 +119,9 @@ def start_cluster(
         "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
         SECRET_ENV: cluster_secret(project),
     }
-    # settings every part shares: authenticated, and the UIs read-only
-    daemon_opts = "-Dspark.authenticate=true -Dspark.ui.killEnabled=false"
+    # settings every part shares: authenticated; the UIs read-only; a port taken fails the
+    # start (Spark would move to the next one, where another project's master may be)
+    daemon_opts = "-Dspark.authenticate=true -Dspark.ui.killEnabled=false -Dspark.port.maxRetries=0"
     spark_class = str(home / "bin" / "spark-class")
     started = [
         services.start(
@@ -141,9 +155,10 @@ def start_cluster(
                     ready=lambda n=number: alive_workers(ui_port) >= n,
                 )
             )
-    except DsflowError:
+    except BaseException:  # a worker that failed, Ctrl-C: no half-started cluster is left
         for service in started:
             services.stop_service(service)
+            (services.state_dir(project) / f"{service.name}.json").unlink(missing_ok=True)
         raise
     return started
 

@@ -16,7 +16,7 @@ import os
 import sys
 
 from . import services, spark_class_cache, spark_cluster
-from .envfile import SPARK_TOKEN, ensure_secrets, read_env
+from .envfile import SPARK_TOKEN, project_secret
 from .project import Project
 from .settings import load_settings
 from .spark import read_spark_defaults
@@ -62,9 +62,7 @@ def server_launch(project: Project, port: int) -> tuple[list[str], dict[str, str
 
 def server_token(project: Project) -> str:
     """The token the project's server requires of its clients (generated into ``.env``)."""
-    env_file = project.root / ".env"
-    ensure_secrets(env_file)  # a project set up before the token existed gets one now
-    return read_env(env_file)[SPARK_TOKEN]
+    return project_secret(project.root, SPARK_TOKEN)
 
 
 def start_server(

@@ -1,20 +1,22 @@
-"""The settings behind `just cluster` and Airflow on PostgreSQL, without starting either:
-which master the Connect server joins with the cluster's secret, which database URL Airflow
-gets, and the one-line refusals of bad values. (tests/test_demo.py runs a real cluster and
-tests/test_pipelines.py a real PostgreSQL.)"""
+"""`just cluster`'s settings, without starting Spark: which master the Connect server joins
+with the cluster's secret (in a private properties file, never on a command line), and the
+one-line refusals of bad input before anything starts. (tests/test_demo.py runs a real
+cluster.)"""
 
 from __future__ import annotations
 
+import socket
 import stat
 from pathlib import Path
 
 import pytest
-from dsflow import airflow_db
+from dsflow import cli
 from dsflow.envfile import CLUSTER_SECRET, read_env
 from dsflow.errors import DsflowError
 from dsflow.project import find_project
+from dsflow.services import running
 from dsflow.settings import load_settings
-from dsflow.spark_cluster import is_own_master, master_url
+from dsflow.spark_cluster import is_own_master, master_url, start_cluster
 from dsflow.spark_server import server_launch
 
 from .conftest import SETTINGS, write_file, write_project
@@ -52,7 +54,7 @@ def test_the_server_joins_the_projects_cluster_with_its_secret(tmp_path, monkeyp
     ]
 
 
-@pytest.mark.parametrize("master", ["local[2]", "spark://10.0.0.5:7077"])
+@pytest.mark.parametrize("master", ["local[2]", "spark://10.0.0.5:7077", "spark://127.0.0.1:7078"])
 def test_another_master_gets_no_secret_of_ours(tmp_path, monkeypatch, master):
     monkeypatch.setenv("DSFLOW_SPARK_CLASS_ARCHIVE", "off")
     root = _project(tmp_path, spark={"master": master})
@@ -63,25 +65,36 @@ def test_another_master_gets_no_secret_of_ours(tmp_path, monkeypatch, master):
     assert env == {} and not (root / ".dsflow/services/spark-cluster-app.conf").exists()
 
 
-def test_airflow_uses_sqlite_unless_told_postgres(tmp_path):
-    root = _project(tmp_path)
-    project = find_project(root)
-    assert airflow_db.database_url(project) == f"sqlite:///{root}/.airflow/home/airflow.db"
-    assert airflow_db.state_folder(project) == root / ".airflow/home"
-
-
-def test_postgres_url_has_the_projects_port_and_password(tmp_path):
-    root = _project(tmp_path, airflow={"database": "postgres"}, ports={"airflow_db": 6543})
-    project = find_project(root)
-    url = airflow_db.database_url(project)
-    password = read_env(root / ".env")["AIRFLOW_DB_PASSWORD"]
-    assert url == f"postgresql+psycopg2://airflow:{password}@127.0.0.1:6543/airflow"
-    assert airflow_db.state_folder(project) == root / ".airflow/postgres"  # stamps go with it
+def test_localhost_names_the_same_master(tmp_path):
+    root = _project(tmp_path, spark={"master": "spark://localhost:7077/"})
+    assert is_own_master(load_settings(find_project(root)))
 
 
 @pytest.mark.bad_input
-def test_starting_postgres_for_a_sqlite_project_says_what_to_set(tmp_path):
-    root = _project(tmp_path)
-    with pytest.raises(DsflowError, match="set airflow: database: postgres in dsflow.yml first"):
-        airflow_db.start(find_project(root))
-    assert not (root / ".airflow").exists()  # nothing made
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [
+        ("workers=abc", "workers must be a number from 1 to 64, not 'abc'"),
+        ("workers=\u00b2", "workers must be a number from 1 to 64, not '\u00b2'"),
+        ("cores=0", "cores must be a number from 1 to 64, not '0'"),
+        ("memory=lots", "memory must be like 512m or 2g, not 'lots'"),
+        ("nodes=3", "unknown"),
+    ],
+)
+def test_bad_cluster_options_are_one_line(tmp_path, monkeypatch, capsys, param, message):
+    monkeypatch.chdir(_project(tmp_path))
+    assert cli.main(["cluster", param]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dsflow: error: ") and message in err and err.count("\n") == 1
+
+
+@pytest.mark.bad_input
+def test_a_taken_master_ui_port_is_refused_before_anything_starts(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ui = taken.getsockname()[1]
+        root = _project(tmp_path, ports={"spark_master_ui": ui})
+        with pytest.raises(DsflowError, match=rf"port {ui} on 127.0.0.1 \(the master's web UI"):
+            start_cluster(find_project(root))
+    assert running(find_project(root)) == []
