@@ -51,8 +51,7 @@ def _write_partition(df: Any, sink: Path, ds: str) -> int:
     """The cells both table templates share after reading; returns the rows written."""
     df.printSchema()
     df = df.drop("ds") if "ds" in df.columns else df
-    df.show(5, truncate=False)
-    rows = write_partition(df, sink)
+    rows = write_partition(df, sink, preview=5)
     print(f"wrote {rows} rows for ds={ds}")
     return rows
 
@@ -86,8 +85,7 @@ def table_from_sql(spark: Any, tables: Path, query_file: Path, sink: Path, ds: s
     df = spark.sql(query, args={"ds": ds})
     df.printSchema()
     df = df.drop(*[c for c in ("ds", "hr") if c in df.columns])
-    df.show(10, truncate=False)
-    rows = write_partition(df, sink)
+    rows = write_partition(df, sink, preview=10)
     print(f"wrote {rows} rows for ds={ds}")
     return rows
 

@@ -43,10 +43,11 @@ df.printSchema()
 
 # %%
 df = df.drop("ds") if "ds" in df.columns else df
-df.show(5, truncate=False)
+# df.show(5) here previews before writing (the read or query runs once more)
 
 # %%
 from dsflow.notebook import write_partition
 
-rows = write_partition(df, sink_path)  # Parquet files; ds and hr columns dropped
+# Parquet files, ds and hr columns dropped; prints the first 5 rows as written
+rows = write_partition(df, sink_path, preview=5)
 print(f"wrote {rows} rows for ds={ds}")

@@ -36,10 +36,11 @@ df.printSchema()
 
 # %%
 df = df.drop(*[c for c in ("ds", "hr") if c in df.columns])
-df.show(10, truncate=False)
+# df.show(10) here previews before writing (the read or query runs once more)
 
 # %%
 from dsflow.notebook import write_partition
 
-rows = write_partition(df, sink_path)  # Parquet files; ds and hr columns dropped
+# Parquet files, ds and hr columns dropped; prints the first 10 rows as written
+rows = write_partition(df, sink_path, preview=10)
 print(f"wrote {rows} rows for ds={ds}")

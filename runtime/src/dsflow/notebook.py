@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .checks import parquet_files
+from .checks import count_rows, parquet_files
 from .contracts import conform, read_contract
 from .datafiles import write_parquet
 from .datastore import complete_partitions, current_datastore, is_visible
@@ -159,18 +159,26 @@ def _check_engine(engine: str) -> None:
         raise DsflowError(f"engine must be pandas, arrow or spark, not {engine!r}")
 
 
-def write_partition(frame: Any, sink_path: str | Path) -> int:
+def write_partition(frame: Any, sink_path: str | Path, preview: int = 0) -> int:
     """Write a Spark or pandas DataFrame or a pyarrow Table as the partition's Parquet files in
     ``sink_path`` (the staging folder ``just run`` gives the job); returns the rows written.
 
-    A ``ds`` (or ``hr``) column is dropped: the partition folder holds it."""
+    A ``ds`` (or ``hr``) column is dropped: the partition folder holds it. ``preview=N``
+    prints the first N rows as written, read back from the files (a report's sample of the
+    data): ``df.show(N)`` before writing would run the whole read or query once more."""
     sink = Path(sink_path)
+    rows = _write(frame, sink)
+    if preview > 0:
+        print(_preview(sink, preview, rows))
+    return rows
+
+
+def _write(frame: Any, sink: Path) -> int:
     if hasattr(frame, "toPandas"):  # Spark
         frame = frame.drop(*[c for c in ("ds", "hr") if c in frame.columns])
-        path = str(sink.resolve())  # see read_partition
-        frame.write.mode("overwrite").parquet(path)
+        frame.write.mode("overwrite").parquet(str(sink.resolve()))  # see read_partition
         # counted from the files' footers: frame.count() would run the whole query again
-        return int(frame.sparkSession.read.schema(frame.schema).parquet(path).count())
+        return count_rows(sink)
     import pyarrow as pa
 
     table = (
@@ -180,3 +188,23 @@ def write_partition(frame: Any, sink_path: str | Path) -> int:
     sink.mkdir(parents=True, exist_ok=True)
     write_parquet(table, sink / "part-00000.parquet")
     return table.num_rows
+
+
+def _preview(sink: Path, limit: int, rows: int) -> str:
+    """The first ``limit`` rows of the Parquet files in ``sink``, as a text table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    batches = []
+    wanted = limit
+    for path in parquet_files(sink):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=wanted):
+            batches.append(batch)
+            wanted -= batch.num_rows
+            break
+        if wanted <= 0:
+            break
+    if not batches:
+        return "(no rows)"
+    text = pa.Table.from_batches(batches).to_pandas().head(limit).to_string(index=False)
+    return text + (f"\n(the first {limit} of {rows} rows)" if rows > limit else "")
