@@ -4,6 +4,7 @@ small project folders: a dsflow.yml and a project .copier-answers.yml, nothing b
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -164,6 +165,30 @@ ports:
 def test_absolute_datastore_is_kept(tmp_path):
     store = tmp_path / "elsewhere"
     assert settings_of(tmp_path, {"datastore": str(store)}).datastore == store
+
+
+def test_a_file_uri_datastore_is_its_folder(tmp_path):
+    store = tmp_path / "mounted" / "store"
+    assert settings_of(tmp_path, {"datastore": f"file://{store}"}).datastore == store
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(
+    ("value", "cause"),
+    [
+        ("s3a://bucket/lake", "a s3a:// datastore is not supported yet (partitions are published"),
+        ("gs://bucket/lake", "a gs:// datastore is not supported yet"),
+        ("file://relative/x", "a file:// URI is absolute"),
+        ("", "datastore is empty: give a folder"),
+    ],
+)
+def test_a_datastore_that_is_no_folder_is_one_line_and_makes_nothing(tmp_path, value, cause):
+    with pytest.raises(DsflowError, match=re.escape(cause)):
+        settings_of(tmp_path, {"datastore": value})
+    assert sorted(p.name for p in (tmp_path / "p").iterdir()) == [
+        ".copier-answers.yml",
+        "dsflow.yml",
+    ]  # nothing written
 
 
 @pytest.mark.parametrize(

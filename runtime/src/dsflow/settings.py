@@ -83,7 +83,7 @@ def load_settings(project: Project) -> Settings:
     runner = raw.get("runner", "local")
     if runner not in ("local", "docker"):
         raise DsflowError(f"{path}: runner must be local or docker, not {runner!r}")
-    datastore = Path(raw.get("datastore", "datastore"))
+    datastore = datastore_path(path, project.root, raw.get("datastore", "datastore"))
     spark = raw.get("spark") or {}
     if not isinstance(spark, dict):
         raise DsflowError(f"{path}: spark must be a mapping (master:, remote:), not {spark!r}")
@@ -105,7 +105,7 @@ def load_settings(project: Project) -> Settings:
     return Settings(
         airflow=_airflow_schedule(path, raw.get("airflow")),
         project=str(raw.get("project", project.root.name)),
-        datastore=datastore if datastore.is_absolute() else project.root / datastore,
+        datastore=datastore,
         default_grain=grain,
         runner=runner,
         spark_master=str(spark.get("master", "local[2]")),
@@ -114,6 +114,29 @@ def load_settings(project: Project) -> Settings:
         spark_idle_stop_minutes=float(idle),
         ports={str(k): int(v) for k, v in ports.items()},
     )
+
+
+def datastore_path(settings_file: Path, root: Path, value: Any) -> Path:
+    """``datastore:`` as a folder: a path (relative to the project ``root``) or a ``file://``
+    URI. Another scheme (``s3a://``, ``gs://``, ...) is refused: partitions are published by
+    renames inside the datastore folder, which object stores lack (the README's "From laptop
+    to cluster"); taken as a path it would have been a local folder named ``s3a:``."""
+    text = str(value or "").strip()
+    scheme, sep, rest = text.partition("://")
+    if sep and scheme.lower() == "file":
+        if not rest.startswith("/"):
+            raise DsflowError(f"{settings_file}: datastore {text!r}: a file:// URI is absolute")
+        return Path(rest)
+    if sep:
+        raise DsflowError(
+            f"{settings_file}: datastore {text!r}: a {scheme}:// datastore is not supported yet "
+            "(partitions are published by renames, which object stores lack); use a folder "
+            "every machine mounts at the same path"
+        )
+    if not text:
+        raise DsflowError(f"{settings_file}: datastore is empty: give a folder")
+    folder = Path(text).expanduser()
+    return folder if folder.is_absolute() else root / folder
 
 
 def _airflow_schedule(path: Path, raw: Any) -> AirflowSchedule:
