@@ -227,7 +227,10 @@ def resync(root: Path, conflicts: list[str]) -> str:
     if not uv:
         return "not re-synced: uv is not on PATH; install it, then run `just setup`"
     for args in (["lock", "--quiet"], ["sync", "--locked", "--quiet"]):
-        result = subprocess.run([uv, *args], cwd=root, capture_output=True, text=True)
+        # offline first, from uv's cache, as `just setup` does (see the project's justfile)
+        result = subprocess.run([uv, *args, "--offline"], cwd=root, capture_output=True)
+        if result.returncode != 0:
+            result = subprocess.run([uv, *args], cwd=root, capture_output=True, text=True)
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["?"])[-1]
             return f"not re-synced: uv {args[0]} failed ({last}); fix it, then run `just setup`"
