@@ -46,9 +46,10 @@ def uses_postgres(project: Project) -> bool:
 
 def database_url(project: Project) -> str:
     """The SQLAlchemy URL of Airflow's database (the password is in it for PostgreSQL)."""
-    if not uses_postgres(project):
+    settings = load_settings(project)
+    if settings.airflow.database != "postgres":
         return f"sqlite:///{project.root / '.airflow' / 'home' / 'airflow.db'}"
-    port = load_settings(project).port("airflow_db")
+    port = settings.port("airflow_db")
     return f"postgresql+psycopg2://{USER}:{_password(project)}@127.0.0.1:{port}/{USER}"
 
 
@@ -117,6 +118,7 @@ def _start(project: Project, port: int) -> services.Service:
         timeout=60,
         announce=f"starting PostgreSQL for Airflow on 127.0.0.1:{port}...",
         stop_signal="SIGINT",  # "fast" shutdown; SIGTERM would wait for clients to leave
+        stop_last=True,  # Airflow writes to it as it stops
     )
     try:  # also after a first start killed between initdb and here
         query = f"SELECT 1 FROM pg_database WHERE datname = '{USER}'"

@@ -239,7 +239,7 @@ def start_airflow(project: Project) -> tuple[Any, str]:
     change; a log server that does not come up fails the start.
     """
     from . import services
-    from .envfile import ensure_secrets, read_env
+    from .envfile import project_secret
     from .settings import load_settings
 
     settings = load_settings(project)  # ports first: nothing installed or started when taken
@@ -257,9 +257,7 @@ def start_airflow(project: Project) -> tuple[Any, str]:
                 f"{LOG_SERVER_PORTS[name]}); set ports.{name} in dsflow.yml to a free port"
             )
     exe = ensure_airflow(project)
-    env_file = project.root / ".env"
-    ensure_secrets(env_file)
-    password = read_env(env_file)["AIRFLOW_ADMIN_PASSWORD"]
+    password = project_secret(project.root, "AIRFLOW_ADMIN_PASSWORD")
     home = airflow_dir(project) / "home"
     passwords = home / "passwords.json"
     fd = os.open(passwords, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -618,7 +618,7 @@ def _cmd_services(args: argparse.Namespace) -> None:
     if not services:
         print(
             "no services running (start one: just jupyter, just airflow, just explorer, "
-            "just spark, just dash job=NAME)"
+            "just spark, just cluster, just dash job=NAME)"
         )
         return
     width = max(len(s.name) for s in services)

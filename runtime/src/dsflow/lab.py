@@ -14,7 +14,7 @@ import urllib.request
 
 from . import services
 from .bootstrap import check_java
-from .envfile import ensure_secrets, read_env
+from .envfile import project_secret
 from .project import PROJECT_ROOT_ENV, Project
 from .settings import load_settings
 
@@ -35,9 +35,7 @@ def start_jupyter(project: Project, port: int | None = None) -> tuple[services.S
     """Start Jupyter Lab on ``port`` (default ``ports.jupyter``); returns the service and the
     URL to open (with its token)."""
     check_java()  # a Spark notebook without Java fails late and obscurely: say it now
-    env_file = project.root / ".env"
-    ensure_secrets(env_file)
-    token = read_env(env_file)["JUPYTER_TOKEN"]
+    token = project_secret(project.root, "JUPYTER_TOKEN")
     port = port or load_settings(project).port("jupyter")
     base = f"http://127.0.0.1:{port}"
     command = [

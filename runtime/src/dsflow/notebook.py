@@ -196,14 +196,13 @@ def _preview(sink: Path, limit: int, rows: int) -> str:
     import pyarrow.parquet as pq
 
     batches = []
-    wanted = limit
     for path in parquet_files(sink):
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=wanted):
-            batches.append(batch)
-            wanted -= batch.num_rows
-            break
+        wanted = limit - sum(b.num_rows for b in batches)
         if wanted <= 0:
             break
+        batch = next(pq.ParquetFile(path).iter_batches(batch_size=wanted), None)
+        if batch is not None:
+            batches.append(batch)
     if not batches:
         return "(no rows)"
     text = pa.Table.from_batches(batches).to_pandas().head(limit).to_string(index=False)

@@ -38,6 +38,7 @@ class Service:
     log: str
     command: list[str]
     stop_signal: str = "SIGTERM"  # what asks it to stop (then SIGKILL after a grace period)
+    stop_last: bool = False  # stopped once the others have ended (a database they write to)
 
     @property
     def alive(self) -> bool:
@@ -108,6 +109,7 @@ def start(
     announce: str | None = None,
     tied: bool = False,
     stop_signal: str = "SIGTERM",
+    stop_last: bool = False,
 ) -> Service:
     """Start ``command`` in the background as service ``name`` and wait until it answers.
 
@@ -143,8 +145,9 @@ def start(
                 preexec_fn=die_with_parent() if tied else None,  # noqa: PLW1509
             )
         service = Service(
-            name, proc.pid, _start_time(proc.pid), port, url, str(log), command, stop_signal
-        )
+            name, proc.pid, _start_time(proc.pid), port, url, str(log), command, stop_signal,
+            stop_last,
+        )  # fmt: skip
         (folder / f"{name}.json").write_text(json.dumps(asdict(service), indent=2) + "\n")
         check = ready or (lambda: listening(port))
         deadline = time.monotonic() + timeout
@@ -195,23 +198,19 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-# stopped once every other service has ended: Airflow writes to its database as it stops
-STOPPED_LAST = ("airflow-db",)
-
-
 def stop(project: Project, names: list[str] | None = None) -> list[str]:
     """Stop the named services (all when ``names`` is None); returns the names stopped.
 
     They are stopped at once (a JVM takes seconds to end: a cluster's four would add up),
-    except :data:`STOPPED_LAST`, stopped after the others.
+    those started with ``stop_last`` after the others.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     chosen = [s for s in running(project) if names is None or s.name in names]
     stopped = []
     for wave in (
-        [s for s in chosen if s.name not in STOPPED_LAST],
-        [s for s in chosen if s.name in STOPPED_LAST],
+        [s for s in chosen if not s.stop_last],
+        [s for s in chosen if s.stop_last],
     ):
         with ThreadPoolExecutor(max_workers=max(len(wave), 1)) as pool:
             ended = list(pool.map(stop_service, wave))

@@ -30,8 +30,9 @@ DEFAULT_PORTS = {
 
 
 @dataclass(frozen=True)
-class AirflowSchedule:
-    """``airflow:`` in dsflow.yml: which periods the generated DAGs schedule."""
+class AirflowSettings:
+    """``airflow:`` in dsflow.yml: which periods the generated DAGs schedule, and Airflow's
+    database."""
 
     start_date: date = date(2024, 1, 1)  # the first period
     end_date: date | None = None  # the last period; None: no end
@@ -54,7 +55,7 @@ class Settings:
     spark_server: str = "auto"
     spark_idle_stop_minutes: float = 30.0
     ports: dict[str, int] = field(default_factory=dict)  # as dsflow.yml gives them
-    airflow: AirflowSchedule = field(default_factory=AirflowSchedule)
+    airflow: AirflowSettings = field(default_factory=AirflowSettings)
 
     def port(self, service: str) -> int:
         """The port of ``service`` (a key of :data:`DEFAULT_PORTS`): dsflow.yml's, else the
@@ -103,7 +104,7 @@ def load_settings(project: Project) -> Settings:
         if isinstance(value, bool) or not number.isdigit() or not 0 < int(number) < 65536:
             raise DsflowError(f"{path}: ports.{name} must be a port number, not {value!r}")
     return Settings(
-        airflow=_airflow_schedule(path, raw.get("airflow")),
+        airflow=_airflow_settings(path, raw.get("airflow")),
         project=str(raw.get("project", project.root.name)),
         datastore=datastore,
         default_grain=grain,
@@ -139,15 +140,15 @@ def datastore_path(settings_file: Path, root: Path, value: Any) -> Path:
     return folder if folder.is_absolute() else root / folder
 
 
-def _airflow_schedule(path: Path, raw: Any) -> AirflowSchedule:
+def _airflow_settings(path: Path, raw: Any) -> AirflowSettings:
     if raw is None:
-        return AirflowSchedule()
+        return AirflowSettings()
     if not isinstance(raw, dict):
         raise DsflowError(
             f"{path}: airflow must be a mapping (start_date:, end_date:, catchup:, database:), "
             f"not {raw!r}"
         )
-    start = _date(path, "start_date", raw.get("start_date", AirflowSchedule.start_date))
+    start = _date(path, "start_date", raw.get("start_date", AirflowSettings.start_date))
     end = raw.get("end_date")
     end = None if end in (None, "") else _date(path, "end_date", end)
     if end is not None and end < start:
@@ -158,7 +159,7 @@ def _airflow_schedule(path: Path, raw: Any) -> AirflowSchedule:
     database = raw.get("database") or "sqlite"
     if database not in ("sqlite", "postgres"):
         raise DsflowError(f"{path}: airflow.database must be sqlite or postgres, not {database!r}")
-    return AirflowSchedule(start, end, catchup, database)
+    return AirflowSettings(start, end, catchup, database)
 
 
 def _date(path: Path, key: str, value: Any) -> date:

@@ -97,6 +97,14 @@ def cached_home(java: str | None = None) -> SparkHome | None:
     return SparkHome(path, archive)
 
 
+def launch_home() -> tuple[Path, SparkHome | None]:
+    """The Spark distribution a project's server or cluster runs, and its archive: the cached
+    copy when its archive is built and the user set no ``SPARK_HOME`` of their own, else the
+    ``.venv``'s (whose scripts then follow the user's ``SPARK_HOME``)."""
+    cached = None if os.environ.get("SPARK_HOME") else cached_home()
+    return (cached.path if cached else venv_spark_home()), cached
+
+
 def build(java: str | None = None) -> SparkHome | None:
     """Link the distribution into the cache and build its class archive, unless both exist.
 

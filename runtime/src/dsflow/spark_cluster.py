@@ -96,7 +96,8 @@ def start_cluster(
     """
     settings = load_settings(project)
     port, ui_port = settings.port("spark_master"), settings.port("spark_master_ui")
-    for name in [MASTER] + [worker_name(n) for n in range(1, workers + 1)]:
+    names = [MASTER] + [worker_name(n) for n in range(1, workers + 1)]
+    for name in names:
         running = services.get(project, name)
         if running:
             raise DsflowError(
@@ -111,9 +112,9 @@ def start_cluster(
                 f"{number}) is already in use; set ports.spark_master_ui in dsflow.yml to "
                 "a free range"
             )
-    home = _spark_home()
+    home, cached = spark_class_cache.launch_home()  # the Spark the project's server runs
     env = {
-        "SPARK_HOME": str(home),
+        **({"SPARK_HOME": str(home)} if cached else {}),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "SPARK_LOG_DIR": str(services.state_dir(project)),
         "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
@@ -156,9 +157,7 @@ def start_cluster(
                 )
             )
     except BaseException:  # a worker that failed, Ctrl-C: no half-started cluster is left
-        for service in started:
-            services.stop_service(service)
-            (services.state_dir(project) / f"{service.name}.json").unlink(missing_ok=True)
+        services.stop(project, names)  # the one being started too, if it got a record
         raise
     return started
 
@@ -171,11 +170,3 @@ def alive_workers(ui_port: int) -> int:
             return int(json.load(response).get("aliveworkers", 0))
     except (OSError, ValueError):
         return 0
-
-
-def _spark_home() -> Path:
-    """The Spark the Connect server would run (see :func:`dsflow.spark_server.server_launch`)."""
-    if os.environ.get("SPARK_HOME"):
-        return Path(os.environ["SPARK_HOME"])
-    cached = spark_class_cache.cached_home()
-    return cached.path if cached else spark_class_cache.venv_spark_home()

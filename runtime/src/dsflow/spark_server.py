@@ -32,8 +32,7 @@ def server_launch(project: Project, port: int) -> tuple[list[str], dict[str, str
     """
     settings = load_settings(project)
     defaults = project.root / "config" / "spark-defaults.conf"
-    cached = None if os.environ.get("SPARK_HOME") else spark_class_cache.cached_home()
-    home = cached.path if cached else spark_class_cache.venv_spark_home()
+    home, cached = spark_class_cache.launch_home()
     command = [
         str(home / "bin" / "spark-submit"),
         "--class",
