@@ -123,13 +123,16 @@ def test_daily_weather_matches_an_independent_computation(demo):
     check_daily_weather(project, DAYS)
 
 
-def check_daily_weather(project: Path, days: list[str]) -> None:
+def check_daily_weather(project: Path, days: list[str], datastore: Path | None = None) -> None:
+    """fct_daily_weather of ``days`` (in the project's datastore, or ``datastore``) against
+    our own computation over the sample JSON files."""
+    datastore = datastore or project / "datastore"
     cities = {"paris-montsouris": "Paris", "lyon-bron": "Lyon", "marseille-marignane": "Marseille"}
     for day in days:
         by_station = defaultdict(list)
         for row in sample_rows(day):
             by_station[row["station"]].append(row)
-        rows = pq.read_table(project / f"datastore/tables/fct_daily_weather/ds={day}").to_pylist()
+        rows = pq.read_table(datastore / f"tables/fct_daily_weather/ds={day}").to_pylist()
         assert len(rows) == 3
         for row in rows:
             obs = by_station[row["station"]]
@@ -773,8 +776,8 @@ def test_convert_and_pair_notebooks(demo):
 TABLES = ("fct_observations", "dim_stations", "fct_daily_weather")
 
 
-def _rows(project: Path, table: str, day: str) -> list[dict]:
-    rows = pq.read_table(project / f"datastore/tables/{table}/ds={day}").to_pylist()
+def _rows(datastore: Path, table: str, day: str) -> list[dict]:
+    rows = pq.read_table(datastore / f"tables/{table}/ds={day}").to_pylist()
     return sorted(rows, key=lambda row: json.dumps(row, sort_keys=True, default=str))
 
 
@@ -782,14 +785,32 @@ def _cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
-def test_the_demo_runs_unchanged_on_a_two_worker_standalone_cluster(demo):
+@pytest.fixture
+def other_filesystem(tmp_path: Path) -> Path:
+    """A folder on another filesystem than the project's: /dev/shm (tmpfs) when it is one."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK) and shm.stat().st_dev != tmp_path.stat().st_dev:
+        folder = Path(tempfile.mkdtemp(prefix="dsflow-lake-", dir=shm))
+    else:  # no tmpfs here: another folder outside the project still tests the location
+        folder = tmp_path / "elsewhere"
+        folder.mkdir()
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_demo_runs_unchanged_on_a_two_worker_standalone_cluster(demo, other_filesystem):
     """`just cluster` (a master and two workers from the project's pyspark), spark.master
-    pointed at it, and a forced backfill of two days: tables equal value by value to the local
-    run's and to our own computation; executors ran on both workers; no job changed; the
-    cluster's secret on no command line."""
+    pointed at it, and the datastore moved to another filesystem (`datastore: file://...`, as a
+    shared mount every machine sees at the same path): a forced backfill of two days there;
+    tables equal value by value to the local run's and to our own computation; `just status`
+    reads the new location; the local datastore is left as it was; executors ran on both
+    workers; no job changed; the cluster's secret on no command line."""
     project, _ = demo
     days = DAYS[:2]
-    local = {(table, day): _rows(project, table, day) for table in TABLES for day in days}
+    local_store = project / "datastore"
+    local = {(table, day): _rows(local_store, table, day) for table in TABLES for day in days}
+    local_files = {p: p.stat().st_mtime_ns for p in local_store.rglob("*") if p.is_file()}
+    lake = other_filesystem / "lake"
     jobs = {p: p.read_bytes() for p in (project / "jobs").rglob("*") if p.is_file()}
     settings = project / "dsflow.yml"
     original = settings.read_text()
@@ -801,12 +822,19 @@ def test_the_demo_runs_unchanged_on_a_two_worker_standalone_cluster(demo):
         assert f"spark cluster: master {master} (web UI http://127.0.0.1:" in out
         assert "2 workers (1 core, 2g each)" in out
         assert f'once dsflow.yml says spark: master: "{master}"' in out
-        settings.write_text(re.sub(r'master: "[^"]*"', f'master: "{master}"', original, count=1))
+        text = re.sub(r'master: "[^"]*"', f'master: "{master}"', original, count=1)
+        text, moved = re.subn(
+            r"^datastore: datastore\b", f"datastore: file://{lake}", text, flags=re.M
+        )
+        assert moved == 1
+        settings.write_text(text)
         just(project, "spark", env=env)
         result = just(
             project, "backfill", f"start={days[0]}", f"end={days[-1]}", "force=true", env=env
         )
         assert "10 published, 0 up to date, 0 failed, 0 blocked" in result.stdout
+        status = just(project, "status", f"start={days[0]}", f"end={days[-1]}").stdout
+        assert "tables/fct_daily_weather  ##  2 complete" in status, status
         services = project / ".dsflow/services"
         server = json.loads((services / "spark.json").read_text())
         assert server["command"][server["command"].index("--master") + 1] == master
@@ -827,6 +855,10 @@ def test_the_demo_runs_unchanged_on_a_two_worker_standalone_cluster(demo):
         stopped = just(project, "stop-all", check=False).stdout
     assert stopped.strip() == "stopped: spark, spark-master, spark-worker-1, spark-worker-2"
     for key, rows in local.items():
-        assert _rows(project, *key) == rows, key
-    check_daily_weather(project, days)
+        assert _rows(lake, *key) == rows, key
+    check_daily_weather(project, days, lake)
+    for day in days:  # the reports went with the data
+        report = lake / f"job_runs/create-table-fct-daily-weather/ds={day}/report.html"
+        assert "avg_temperature_c" in report.read_text()
+    assert {p: p.stat().st_mtime_ns for p in local_store.rglob("*") if p.is_file()} == local_files
     assert {p: p.read_bytes() for p in (project / "jobs").rglob("*") if p.is_file()} == jobs
