@@ -266,6 +266,37 @@ def shared_spark(golden_project: Path) -> Iterator[str]:
         log.close()
 
 
+@pytest.fixture
+def other_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A folder on another filesystem than the projects': /dev/shm (tmpfs) when it is one,
+    else a folder outside the project (a datastore moved there is still a second location)."""
+    import tempfile
+
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK) and shm.stat().st_dev != tmp_path.stat().st_dev:
+        folder = Path(tempfile.mkdtemp(prefix="dsflow-lake-", dir=shm))
+    else:
+        folder = tmp_path / "elsewhere"
+        folder.mkdir()
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def move_datastore(project: Path, folder: Path, publish: str = "swap") -> None:
+    """Point ``project``'s dsflow.yml at ``folder`` (as a file:// URI) with ``publish``."""
+    import re
+
+    settings = project / "dsflow.yml"
+    text, moved = re.subn(
+        r"^datastore: datastore\b", f"datastore: file://{folder}", settings.read_text(), flags=re.M
+    )
+    text, chosen = re.subn(
+        r"^datastore_publish: swap\b", f"datastore_publish: {publish}", text, flags=re.M
+    )
+    assert moved == chosen == 1, text
+    settings.write_text(text)
+
+
 def listening(port: int) -> bool:
     import socket
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import PORT_OFFSET, REPO, just, own_spark_env, port, run
+from conftest import PORT_OFFSET, REPO, just, move_datastore, own_spark_env, port, run
 from dsflow.envfile import CLUSTER_SECRET, read_env
 
 pytestmark = pytest.mark.slow
@@ -785,19 +785,6 @@ def _cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
-@pytest.fixture
-def other_filesystem(tmp_path: Path) -> Path:
-    """A folder on another filesystem than the project's: /dev/shm (tmpfs) when it is one."""
-    shm = Path("/dev/shm")
-    if shm.is_dir() and os.access(shm, os.W_OK) and shm.stat().st_dev != tmp_path.stat().st_dev:
-        folder = Path(tempfile.mkdtemp(prefix="dsflow-lake-", dir=shm))
-    else:  # no tmpfs here: another folder outside the project still tests the location
-        folder = tmp_path / "elsewhere"
-        folder.mkdir()
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
 def test_the_demo_runs_unchanged_on_a_two_worker_standalone_cluster(demo, other_filesystem):
     """`just cluster` (a master and two workers from the project's pyspark), spark.master
     pointed at it, and the datastore moved to another filesystem (`datastore: file://...`, as a
@@ -822,12 +809,8 @@ def test_the_demo_runs_unchanged_on_a_two_worker_standalone_cluster(demo, other_
         assert f"spark cluster: master {master} (web UI http://127.0.0.1:" in out
         assert "2 workers (1 core, 2g each)" in out
         assert f'once dsflow.yml says spark: master: "{master}"' in out
-        text = re.sub(r'master: "[^"]*"', f'master: "{master}"', original, count=1)
-        text, moved = re.subn(
-            r"^datastore: datastore\b", f"datastore: file://{lake}", text, flags=re.M
-        )
-        assert moved == 1
-        settings.write_text(text)
+        settings.write_text(re.sub(r'master: "[^"]*"', f'master: "{master}"', original, count=1))
+        move_datastore(project, lake)
         just(project, "spark", env=env)
         result = just(
             project, "backfill", f"start={days[0]}", f"end={days[-1]}", "force=true", env=env

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import FIGURES, git, just, own_spark_env
+from conftest import FIGURES, git, just, move_datastore, own_spark_env
 
 pytestmark = pytest.mark.slow
 
@@ -231,6 +231,88 @@ def test_a_run_killed_while_its_script_runs_takes_the_script_with_it(project, tm
     check_nothing_lost(before, {t: files(partition(project, t, ds)) for t in PAIR})
     assert run(project, "job=pair", f"ds={ds}", "label=v3").returncode == 0
     assert labels(project, ds) == {t: {"v3"} for t in PAIR}
+
+
+# ------------------------------------------------- success-last: a datastore with no renames
+
+# the points of a no-rename publish of the pair: t_pair_a made invisible; its files copied in
+# (no _SUCCESS yet); wholly published; t_pair_b copied in with t_pair_a done
+SUCCESS_LAST_KILLS = ["unpublished", "copied", "swapped", "copied:2"]
+
+
+@pytest.mark.fault
+def test_success_last_on_another_filesystem_shows_each_partition_whole_or_not_at_all(
+    project, other_filesystem
+):
+    """`datastore_publish: success-last` with the datastore moved to another filesystem
+    (tmpfs): runs of the two-output job killed at each point of the no-rename publish. Each
+    table partition is then the previous run's files byte for byte, or the new run's alone
+    with its _SUCCESS, or incomplete (no _SUCCESS: `just status` shows it missing), never a mix of two runs' files;
+    a reader of the pair is refused while the publish is half-done (its input missing, or
+    whole but beside a missing one); the next run publishes
+    both anew and leaves no staging folder."""
+    settings = project / "dsflow.yml"
+    original = settings.read_text()
+    lake = other_filesystem / "lake"
+    move_datastore(project, lake, publish="success-last")
+    try:
+        for number, point in enumerate(SUCCESS_LAST_KILLS, start=1):
+            ds = f"2024-03-{number:02d}"
+            folders = {t: lake / f"tables/{t}/ds={ds}" for t in PAIR}
+            just(project, "run", "job=pair", f"ds={ds}", "label=v1")
+            before = {t: files(folders[t]) for t in PAIR}
+            killed = run(project, "job=pair", f"ds={ds}", "label=v2", env={"DSFLOW_KILL_AT": point})
+            FIGURES["faults injected"] += 1
+            assert killed.returncode != 0, killed.stdout
+            seen = {}
+            for table, folder in folders.items():
+                if not (folder / "_SUCCESS").is_file():
+                    seen[table] = "incomplete"
+                elif files(folder) == before[table]:
+                    seen[table] = "v1"
+                else:
+                    assert set(pd.read_parquet(folder)["label"]) == {"v2"}, (point, table)
+                    assert (
+                        json.loads((folder / "_dsflow.json").read_text())["run_id"]
+                        != (json.loads(before[table]["_dsflow.json"])["run_id"])
+                    )
+                    seen[table] = "v2"
+                FIGURES["partitions checked"] += 1
+            assert (
+                seen
+                == {
+                    "unpublished": {"t_pair_a": "incomplete", "t_pair_b": "v1"},
+                    "copied": {"t_pair_a": "incomplete", "t_pair_b": "v1"},
+                    "swapped": {"t_pair_a": "v2", "t_pair_b": "v1"},
+                    "copied:2": {"t_pair_a": "v2", "t_pair_b": "incomplete"},
+                }[point]
+            )
+            refusal = run(project, "job=after-pair", f"ds={ds}")  # it reads t_pair_a
+            assert refusal.returncode == 2
+            assert one_error_line(refusal) == (
+                f"missing upstream partition tables/t_pair_a/ds={ds}; run it first: "
+                f"just run job=pair ds={ds}"
+                if seen["t_pair_a"] == "incomplete"
+                else f"input tables/t_pair_a/ds={ds} is half-published (job pair was stopped "
+                f"between its outputs); run it again first: just run job=pair ds={ds}"
+            )
+            if point == "unpublished":
+                status = just(project, "status", f"start={ds}", f"end={ds}", "format=json")
+                grid = json.loads(status.stdout)
+                assert grid["half_published"] == [f"just run job=pair ds={ds}"]
+                cells = {t: grid["datasets"][f"tables/{t}"]["partitions"] for t in PAIR}
+                assert cells["t_pair_a"][f"ds={ds}"]["state"] != "complete"
+                assert cells["t_pair_b"][f"ds={ds}"]["state"] in ("complete", "stale")
+            done = run(project, "job=pair", f"ds={ds}", "label=v3")
+            assert done.returncode == 0, done.stderr
+            assert {t: set(pd.read_parquet(f)["label"]) for t, f in folders.items()} == {
+                t: {"v3"} for t in PAIR
+            }
+            assert all((f / "_SUCCESS").is_file() for f in folders.values())
+            assert [p.name for t in PAIR for p in (lake / "tables" / t).glob("_staging-*")] == []
+    finally:
+        settings.write_text(original)
+    assert not (project / "datastore/tables/t_pair_a/ds=2024-03-01").exists()  # all went there
 
 
 # ------------------------------------------------------------------ full and read-only disks

@@ -172,11 +172,27 @@ def test_a_file_uri_datastore_is_its_folder(tmp_path):
     assert settings_of(tmp_path, {"datastore": f"file://{store}"}).datastore == store
 
 
+def test_the_publish_protocol_is_swap_unless_set(tmp_path):
+    assert settings_of(tmp_path, {}).datastore_publish == "swap"
+    chosen = settings_of(tmp_path / "b", {"datastore_publish": "success-last"})
+    assert chosen.datastore_publish == "success-last"
+
+
+@pytest.mark.bad_input
+def test_an_unknown_publish_protocol_is_one_line(tmp_path):
+    with pytest.raises(DsflowError) as exc:
+        settings_of(tmp_path, {"datastore_publish": "rename"})
+    assert one_line(exc).endswith(
+        "datastore_publish must be swap or success-last (a datastore on a filesystem without "
+        "atomic folder renames), not 'rename'"
+    )
+
+
 @pytest.mark.bad_input
 @pytest.mark.parametrize(
     ("value", "cause"),
     [
-        ("s3a://bucket/lake", "a s3a:// datastore is not supported yet (partitions are published"),
+        ("s3a://bucket/lake", "a s3a:// datastore is not supported yet; mount the bucket"),
         ("gs://bucket/lake", "a gs:// datastore is not supported yet"),
         ("file://relative/x", "a file:// URI is absolute"),
         ("", "datastore is empty: give a folder"),

@@ -117,3 +117,80 @@ def test_a_journal_cut_short_by_a_kill_means_nothing_was_swapped(tmp_path):
     (tmp_path / JOURNAL).write_text('[{"staging": "/x", "fin')
     assert recover(tmp_path) == []
     assert not (tmp_path / JOURNAL).exists()
+
+
+# ------------------------------------------------------------ success-last (no rename at all)
+
+
+def test_success_last_copies_the_new_files_in_and_writes_success_last(tmp_path, monkeypatch):
+    """No rename: the old _SUCCESS goes first (readers skip the partition), then the old files
+    (an old file the new run does not write is gone too), then the new files are copied in
+    and _SUCCESS comes last; the staging folder is removed."""
+    staged = outputs(tmp_path, ["a"])
+    staging, final, _ = staged[0]
+    (final / "part-1.parquet").write_text("a second file of run-1")
+    seen = {}
+
+    def checkpoint(point: str) -> None:
+        seen[point] = (sorted(tree(final)), (final / "_SUCCESS").exists())
+
+    monkeypatch.setattr(publish_module, "checkpoint", checkpoint)
+    monkeypatch.setattr(os, "rename", _no_rename)
+    monkeypatch.setattr(publish_module, "_exchange", _no_rename)
+    publish_all(staged, tmp_path / "reports", mode=publish_module.SUCCESS_LAST)
+    assert seen["unpublished"] == (["_dsflow.json", "part-0.parquet", "part-1.parquet"], False)
+    assert seen["copied"] == (["_dsflow.json", "part-0.parquet"], False)
+    assert tree(final) == {
+        "_SUCCESS": b"",
+        "_dsflow.json": (final / "_dsflow.json").read_bytes(),
+        "part-0.parquet": b"a from run-2",
+    }
+    assert json.loads((final / "_dsflow.json").read_text())["run_id"] == "run-2"
+    assert not staging.exists()
+
+
+def _no_rename(*args: object) -> bool:
+    raise AssertionError(f"success-last renamed {args}")
+
+
+def test_success_last_stopped_between_outputs_keeps_its_journal_then_drops_it(
+    tmp_path, monkeypatch
+):
+    """A failure after the first of two outputs: a is wholly new, b wholly old, never a mix
+    inside one; the journal stays (readers of the pair wait) and the next run's recover drops
+    it, putting nothing back (there is nothing left to put back: it publishes both again)."""
+    staged = outputs(tmp_path, ["a", "b"])
+
+    def checkpoint(point: str) -> None:
+        if point == "swapped":
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(publish_module, "checkpoint", checkpoint)
+    with pytest.raises(OSError):
+        publish_all(staged, tmp_path / "reports", mode=publish_module.SUCCESS_LAST)
+    a_final, b_final = staged[0][1], staged[1][1]
+    assert (a_final / "part-0.parquet").read_text() == "a from run-2"
+    assert (a_final / "_SUCCESS").is_file()
+    assert (b_final / "part-0.parquet").read_text() == "b from run-1"
+    entries = json.loads((tmp_path / "reports" / JOURNAL).read_text())
+    assert [e["mode"] for e in entries] == ["success-last", "success-last"]
+    assert recover(tmp_path / "reports") == []
+    assert not (tmp_path / "reports" / JOURNAL).exists()
+    assert (b_final / "part-0.parquet").read_text() == "b from run-1"  # nothing undone
+
+
+def test_success_last_of_an_unpartitioned_dataset_keeps_the_staging_folders_beside_it(tmp_path):
+    """An unpartitioned output's final folder is the dataset itself; another run's staging
+    folder inside it is left alone."""
+    final = tmp_path / "tables" / "dim"
+    final.mkdir(parents=True)
+    (final / "part-0.parquet").write_text("old")
+    (final / "_SUCCESS").write_text("")
+    neighbour = final / "_staging-other-all-run-9"
+    neighbour.mkdir()
+    staging = tmp_path / "tables" / "_staging-dim-all-run-2"
+    staging.mkdir()
+    (staging / "part-0.parquet").write_text("new")
+    publish_module.publish(staging, final, {"run_id": "run-2"}, mode=publish_module.SUCCESS_LAST)
+    assert (final / "part-0.parquet").read_text() == "new"
+    assert neighbour.is_dir()

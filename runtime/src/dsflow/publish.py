@@ -11,6 +11,20 @@ marked first, then swapped in turn; a failure swaps the ones already done back, 
 (``.publishing.json`` in the run's report folder) lets the next run of that partition undo a
 publish that was killed half-way. Readers may glimpse the mix for the milliseconds between two
 swaps; what stays published is always one run's outputs, never two runs' halves.
+
+A datastore whose filesystem cannot rename a folder atomically (a bucket mounted with gcsfuse
+or s3fs, an object store) publishes with ``datastore_publish: success-last`` instead, the
+commit protocol of Hadoop's ``_SUCCESS`` marker, with no rename at all:
+
+1. remove the published partition's ``_SUCCESS`` (readers now skip it), then its files;
+2. copy the staged files in, ``_dsflow.json`` included;
+3. write ``_SUCCESS`` last: the partition is complete again, with the new run's files only.
+
+A reader sees the old partition, none, or the new one; never a mix. A kill between 1 and 3
+leaves the partition incomplete (``just status`` shows it missing, the next backfill runs it).
+The journal works as above, except that nothing can be put back: the next run of the partition
+drops it and publishes every output again. A reader that had listed a partition's files just
+before step 1 can fail to read them: the price of no rename.
 """
 
 from __future__ import annotations
@@ -28,6 +42,9 @@ from .errors import about_path
 from .faults import checkpoint
 
 STAGING_PREFIX = "_staging-"
+SWAP = "swap"  # atomic folder exchange (the default)
+SUCCESS_LAST = "success-last"  # no rename: clear, copy, then _SUCCESS (object-store mounts)
+MODES = (SWAP, SUCCESS_LAST)
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
@@ -61,10 +78,16 @@ def _exchange(a: Path, b: Path) -> bool:
     return result == 0
 
 
-def publish(staging: Path, final: Path, metadata: dict[str, Any]) -> None:
-    """Mark ``staging`` complete and make it ``final``, replacing what was there atomically."""
+def publish(staging: Path, final: Path, metadata: dict[str, Any], mode: str = SWAP) -> None:
+    """Mark ``staging`` complete and make it ``final``, replacing what was there: atomically
+    (``swap``), or by ``success-last`` on a filesystem without an atomic folder rename."""
     _mark(staging, metadata)
     checkpoint("marked")
+    if mode == SUCCESS_LAST:
+        _copy_in(staging, final)
+        checkpoint("swapped")
+        shutil.rmtree(staging, ignore_errors=True)
+        return
     existed = _swap(staging, final)
     checkpoint("swapped")
     if existed:
@@ -74,24 +97,37 @@ def publish(staging: Path, final: Path, metadata: dict[str, Any]) -> None:
 JOURNAL = ".publishing.json"
 
 
-def publish_all(outputs: list[tuple[Path, Path, dict[str, Any]]], journal_dir: Path) -> None:
+def publish_all(
+    outputs: list[tuple[Path, Path, dict[str, Any]]], journal_dir: Path, mode: str = SWAP
+) -> None:
     """Publish every ``(staging, final, metadata)`` of one run, all of them or none.
 
-    Raises what made a swap fail, after putting back the partitions already swapped.
+    Raises what made a swap fail, after putting back the partitions already swapped. With
+    ``success-last`` nothing can be put back: the journal stays, so that readers of the
+    outputs wait and the next run publishes them all again (see the module's docstring).
     """
     if len(outputs) == 1:
-        publish(*outputs[0])
+        publish(*outputs[0], mode=mode)
         return
     for staging, _, metadata in outputs:
         _mark(staging, metadata)
     checkpoint("marked")
     journal = journal_dir / JOURNAL
     entries = [
-        {"staging": str(s), "final": str(f), "existed": f.exists(), "run_id": m.get("run_id")}
+        {"staging": str(s), "final": str(f), "existed": f.exists(), "run_id": m.get("run_id"),
+         "mode": mode}
         for s, f, m in outputs
-    ]
+    ]  # fmt: skip
     _write_durably(journal, json.dumps(entries, indent=2) + "\n")
     checkpoint("journaled")
+    if mode == SUCCESS_LAST:
+        for staging, final, _ in outputs:
+            _copy_in(staging, final)
+            checkpoint("swapped")
+        journal.unlink()
+        for staging, _, _ in outputs:
+            shutil.rmtree(staging, ignore_errors=True)
+        return
     done: list[dict[str, Any]] = []
     try:
         for entry in entries:
@@ -108,15 +144,47 @@ def publish_all(outputs: list[tuple[Path, Path, dict[str, Any]]], journal_dir: P
             shutil.rmtree(entry["staging"], ignore_errors=True)  # the previous partitions
 
 
+def _copy_in(staging: Path, final: Path) -> None:
+    """``success-last``: unpublish ``final``, replace its files by copies of ``staging``'s,
+    then publish it again by writing ``_SUCCESS`` last."""
+    final.mkdir(parents=True, exist_ok=True)
+    with about_path(final / SUCCESS):
+        (final / SUCCESS).unlink(missing_ok=True)
+    checkpoint("unpublished")
+    for old in final.iterdir():
+        if old.name.startswith(STAGING_PREFIX):  # an unpartitioned dataset's neighbours
+            continue
+        with about_path(old):
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old)
+            else:
+                old.unlink()
+    for new in staging.iterdir():
+        if new.name == SUCCESS:
+            continue
+        with about_path(final / new.name):
+            if new.is_dir():
+                shutil.copytree(new, final / new.name, copy_function=shutil.copyfile)
+            else:
+                shutil.copyfile(new, final / new.name)
+    checkpoint("copied")
+    with about_path(final / SUCCESS):
+        (final / SUCCESS).write_text("")
+
+
 def recover(journal_dir: Path) -> list[str]:
     """Undo a multi-output publish a killed run left half-done (the caller holds the
-    partition's lock); returns the partitions put back."""
+    partition's lock); returns the partitions put back. A ``success-last`` publish cannot be
+    undone: its journal is dropped, and the run about to start publishes every output again."""
     journal = journal_dir / JOURNAL
     try:
         entries = json.loads(journal.read_text())
     except FileNotFoundError:
         return []
     except ValueError:  # killed while writing it: nothing was swapped yet
+        journal.unlink()
+        return []
+    if any(e.get("mode") == SUCCESS_LAST for e in entries):
         journal.unlink()
         return []
     swapped = [e for e in entries if _run_id(Path(e["final"])) == e["run_id"]]

@@ -310,7 +310,7 @@ def _check_and_publish(
             write_contract(staging[ref.path], outcome.contract)
         published.append((staging[ref.path], partition_dir(settings, ref, part), meta))
     checkpoint("checked")
-    publish_all(published, journal_dir)
+    publish_all(published, journal_dir, settings.datastore_publish)
     checkpoint("published")
     for ref, (_, final, _) in zip(spec.outputs, published, strict=True):
         outcome = enforced.get(ref.path)

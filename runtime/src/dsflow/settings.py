@@ -46,6 +46,9 @@ class Settings:
 
     project: str
     datastore: Path
+    # how partitions are published (dsflow.publish): swap, an atomic folder exchange; or
+    # success-last, no rename, for a datastore on a filesystem without atomic folder renames
+    datastore_publish: str = "swap"
     default_grain: str = "daily"
     runner: str = "local"
     spark_master: str = "local[2]"
@@ -85,6 +88,12 @@ def load_settings(project: Project) -> Settings:
     if runner not in ("local", "docker"):
         raise DsflowError(f"{path}: runner must be local or docker, not {runner!r}")
     datastore = datastore_path(path, project.root, raw.get("datastore", "datastore"))
+    publish = raw.get("datastore_publish", "swap")
+    if publish not in ("swap", "success-last"):
+        raise DsflowError(
+            f"{path}: datastore_publish must be swap or success-last (a datastore on a "
+            f"filesystem without atomic folder renames), not {publish!r}"
+        )
     spark = raw.get("spark") or {}
     if not isinstance(spark, dict):
         raise DsflowError(f"{path}: spark must be a mapping (master:, remote:), not {spark!r}")
@@ -107,6 +116,7 @@ def load_settings(project: Project) -> Settings:
         airflow=_airflow_settings(path, raw.get("airflow")),
         project=str(raw.get("project", project.root.name)),
         datastore=datastore,
+        datastore_publish=publish,
         default_grain=grain,
         runner=runner,
         spark_master=str(spark.get("master", "local[2]")),
@@ -130,9 +140,9 @@ def datastore_path(settings_file: Path, root: Path, value: Any) -> Path:
         return Path(rest)
     if sep:
         raise DsflowError(
-            f"{settings_file}: datastore {text!r}: a {scheme}:// datastore is not supported yet "
-            "(partitions are published by renames, which object stores lack); use a folder "
-            "every machine mounts at the same path"
+            f"{settings_file}: datastore {text!r}: a {scheme}:// datastore is not supported yet; "
+            "mount the bucket (gcsfuse, s3fs) at the same path on every machine, give that "
+            "folder, and set datastore_publish: success-last (it cannot rename folders)"
         )
     if not text:
         raise DsflowError(f"{settings_file}: datastore is empty: give a folder")
