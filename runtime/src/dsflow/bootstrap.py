@@ -64,7 +64,8 @@ def install_kernel(project_slug: str) -> str:
 
 # what a notebook job's run and its kernel import: `just setup` writes their bytecode once
 RUN_MODULES = (
-    "dsflow.cli", "dsflow.runner", "dsflow.notebook_runs", "dsflow.reports", "dsflow.backfill",
+    "dsflow.cli", "dsflow.runner", "dsflow.notebook_runs", "dsflow.reports", "dsflow.report_html",
+    "dsflow.backfill",
     "dsflow.kernels", "dsflow.spare_kernel", "dsflow.spark", "dsflow.readers",
     "papermill", "papermill.engines", "papermill.clientwrap", "nbclient", "nbformat",
     "jupyter_client", "jupytext", "nbconvert", "nbconvert.exporters.html",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,43 +16,6 @@ RUN_RECORD = "run.json"
 HISTORY = "history.jsonl"
 RUNNING = "running"  # run.json while its run goes on; still there after a kill
 KILLED = "killed"
-
-
-_EXPORTER: Any = None
-_EXPORTER_LOCK = threading.Lock()
-
-
-def render_html(notebook: Path, html: Path) -> None:
-    """Render an executed notebook to HTML in-process (no nbconvert subprocess)."""
-    import nbformat
-
-    node = nbformat.read(notebook, as_version=4)
-    with _EXPORTER_LOCK:  # nbconvert's exporters are not documented thread-safe
-        body, _ = _exporter().from_notebook_node(node)
-    html.write_text(body)
-
-
-# JupyterLab's look without the scripts it loads from a CDN (require.js, MathJax, Mermaid):
-# a report opens offline, and from the explorer's /reports/ without reaching the internet
-_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
-{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
-{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
-{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
-"""
-
-
-def _exporter() -> Any:
-    # one exporter a process, its templates compiled once (about 0.5 s); callers hold the lock
-    global _EXPORTER
-    if _EXPORTER is None:
-        import jinja2
-        from nbconvert import HTMLExporter
-
-        _EXPORTER = HTMLExporter(
-            extra_loaders=[jinja2.DictLoader({"dsflow_report.html.j2": _TEMPLATE})],
-            template_file="dsflow_report.html.j2",
-        )
-    return _EXPORTER
 
 
 # Files in a job folder that do not run: documentation, copier's answers, the spec (whose

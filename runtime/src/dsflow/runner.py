@@ -41,13 +41,13 @@ from .partitions import Partition
 from .project import PROJECT_ROOT_ENV, Project
 from .publish import clean_stale_staging, publish_all, recover, staging_dir
 from .redaction import redact_run_files, redact_text, redact_value
+from .report_html import render_html
 from .reports import (
     KILLED,
     RUNNING,
     append_history,
     code_hash,
     read_record,
-    render_html,
     write_record,
 )
 from .resolve import (
