@@ -235,9 +235,16 @@ def test_a_run_killed_while_its_script_runs_takes_the_script_with_it(project, tm
 
 # ------------------------------------------------- success-last: a datastore with no renames
 
-# the points of a no-rename publish of the pair: t_pair_a made invisible; its files copied in
-# (no _SUCCESS yet); wholly published; t_pair_b copied in with t_pair_a done
-SUCCESS_LAST_KILLS = ["unpublished", "copied", "swapped", "copied:2"]
+# the points of a no-rename publish of the pair (both outputs are unpublished, then both
+# filled, then both published): t_pair_a made invisible; both filled, neither published;
+# t_pair_a published, t_pair_b not yet
+SUCCESS_LAST_KILLS = ["unpublished", "copied:2", "swapped"]
+# what each table partition is after each kill: never a new output beside an old one
+SUCCESS_LAST_SEEN = {
+    "unpublished": {"t_pair_a": "incomplete", "t_pair_b": "v1"},
+    "copied:2": {"t_pair_a": "incomplete", "t_pair_b": "incomplete"},
+    "swapped": {"t_pair_a": "v2", "t_pair_b": "incomplete"},
+}
 
 
 @pytest.mark.fault
@@ -247,10 +254,11 @@ def test_success_last_on_another_filesystem_shows_each_partition_whole_or_not_at
     """`datastore_publish: success-last` with the datastore moved to another filesystem
     (tmpfs): runs of the two-output job killed at each point of the no-rename publish. Each
     table partition is then the previous run's files byte for byte, or the new run's alone
-    with its _SUCCESS, or incomplete (no _SUCCESS: `just status` shows it missing), never a mix of two runs' files;
-    a reader of the pair is refused while the publish is half-done (its input missing, or
-    whole but beside a missing one); the next run publishes
-    both anew and leaves no staging folder."""
+    with its _SUCCESS, or incomplete (no _SUCCESS: `just status` shows it missing), never a
+    mix of two runs' files, and never a new output published beside an old one; a reader of
+    the pair is refused while the publish is half-done (its input missing, or whole but
+    beside a missing one); the next run publishes both anew and leaves no staging folder and
+    no journal."""
     settings = project / "dsflow.yml"
     original = settings.read_text()
     lake = other_filesystem / "lake"
@@ -278,15 +286,7 @@ def test_success_last_on_another_filesystem_shows_each_partition_whole_or_not_at
                     )
                     seen[table] = "v2"
                 FIGURES["partitions checked"] += 1
-            assert (
-                seen
-                == {
-                    "unpublished": {"t_pair_a": "incomplete", "t_pair_b": "v1"},
-                    "copied": {"t_pair_a": "incomplete", "t_pair_b": "v1"},
-                    "swapped": {"t_pair_a": "v2", "t_pair_b": "v1"},
-                    "copied:2": {"t_pair_a": "v2", "t_pair_b": "incomplete"},
-                }[point]
-            )
+            assert seen == SUCCESS_LAST_SEEN[point]
             refusal = run(project, "job=after-pair", f"ds={ds}")  # it reads t_pair_a
             assert refusal.returncode == 2
             assert one_error_line(refusal) == (
@@ -310,6 +310,7 @@ def test_success_last_on_another_filesystem_shows_each_partition_whole_or_not_at
             }
             assert all((f / "_SUCCESS").is_file() for f in folders.values())
             assert [p.name for t in PAIR for p in (lake / "tables" / t).glob("_staging-*")] == []
+            assert not (lake / f"job_runs/pair/ds={ds}/.publishing.json").exists()
     finally:
         settings.write_text(original)
     assert not (project / "datastore/tables/t_pair_a/ds=2024-03-01").exists()  # all went there

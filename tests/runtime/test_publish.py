@@ -122,10 +122,10 @@ def test_a_journal_cut_short_by_a_kill_means_nothing_was_swapped(tmp_path):
 # ------------------------------------------------------------ success-last (no rename at all)
 
 
-def test_success_last_copies_the_new_files_in_and_writes_success_last(tmp_path, monkeypatch):
-    """No rename: the old _SUCCESS goes first (readers skip the partition), then the old files
-    (an old file the new run does not write is gone too), then the new files are copied in
-    and _SUCCESS comes last; the staging folder is removed."""
+def test_success_last_moves_the_new_files_in_and_writes_success_last(tmp_path, monkeypatch):
+    """No folder renamed: the old _SUCCESS goes first (readers skip the partition), then the
+    old files (an old file the new run does not write is gone too), then the new files are
+    moved in one by one and _SUCCESS comes last; the staging folder is removed."""
     staged = outputs(tmp_path, ["a"])
     staging, final, _ = staged[0]
     (final / "part-1.parquet").write_text("a second file of run-1")
@@ -135,7 +135,7 @@ def test_success_last_copies_the_new_files_in_and_writes_success_last(tmp_path, 
         seen[point] = (sorted(tree(final)), (final / "_SUCCESS").exists())
 
     monkeypatch.setattr(publish_module, "checkpoint", checkpoint)
-    monkeypatch.setattr(os, "rename", _no_rename)
+    monkeypatch.setattr(os, "rename", _no_rename)  # Path.rename: how swap moves a folder
     monkeypatch.setattr(publish_module, "_exchange", _no_rename)
     publish_all(staged, tmp_path / "reports", mode=publish_module.SUCCESS_LAST)
     assert seen["unpublished"] == (["_dsflow.json", "part-0.parquet", "part-1.parquet"], False)
@@ -153,12 +153,11 @@ def _no_rename(*args: object) -> bool:
     raise AssertionError(f"success-last renamed {args}")
 
 
-def test_success_last_stopped_between_outputs_keeps_its_journal_then_drops_it(
-    tmp_path, monkeypatch
-):
-    """A failure after the first of two outputs: a is wholly new, b wholly old, never a mix
-    inside one; the journal stays (readers of the pair wait) and the next run's recover drops
-    it, putting nothing back (there is nothing left to put back: it publishes both again)."""
+def test_success_last_never_shows_a_new_output_beside_an_old_one(tmp_path, monkeypatch):
+    """Every output is unpublished before any is published again: stopped after the first
+    output's _SUCCESS, a is wholly new and b incomplete (not b's previous run beside a's new
+    one). The journal stays, through the next run's recover too (readers of the pair wait),
+    until a run publishes both."""
     staged = outputs(tmp_path, ["a", "b"])
 
     def checkpoint(point: str) -> None:
@@ -171,26 +170,34 @@ def test_success_last_stopped_between_outputs_keeps_its_journal_then_drops_it(
     a_final, b_final = staged[0][1], staged[1][1]
     assert (a_final / "part-0.parquet").read_text() == "a from run-2"
     assert (a_final / "_SUCCESS").is_file()
-    assert (b_final / "part-0.parquet").read_text() == "b from run-1"
-    entries = json.loads((tmp_path / "reports" / JOURNAL).read_text())
-    assert [e["mode"] for e in entries] == ["success-last", "success-last"]
-    assert recover(tmp_path / "reports") == []
-    assert not (tmp_path / "reports" / JOURNAL).exists()
-    assert (b_final / "part-0.parquet").read_text() == "b from run-1"  # nothing undone
+    assert (b_final / "part-0.parquet").read_text() == "b from run-2"
+    assert not (b_final / "_SUCCESS").exists()  # incomplete: readers skip it
+    journal = tmp_path / "reports" / JOURNAL
+    assert [e["mode"] for e in json.loads(journal.read_text())] == ["success-last"] * 2
+    assert recover(tmp_path / "reports") == []  # nothing to put back
+    assert journal.is_file()  # the next run's readers still wait
+    monkeypatch.setattr(publish_module, "checkpoint", lambda point: None)
+    publish_all(outputs(tmp_path / "again", ["a", "b"], "run-3"), tmp_path / "reports",
+                mode=publish_module.SUCCESS_LAST)  # fmt: skip
+    assert not journal.exists()
 
 
-def test_success_last_of_an_unpartitioned_dataset_keeps_the_staging_folders_beside_it(tmp_path):
-    """An unpartitioned output's final folder is the dataset itself; another run's staging
-    folder inside it is left alone."""
+@pytest.mark.parametrize("brings", [False, True], ids=["keeps-the-contract", "replaces-it"])
+def test_success_last_keeps_an_unpartitioned_tables_contract(tmp_path, brings):
+    """An unpartitioned output's final folder is the table itself, contract included: the
+    contract is not deleted with the old files (a kill there would lose it), and a run that
+    brings a new one replaces it."""
     final = tmp_path / "tables" / "dim"
     final.mkdir(parents=True)
     (final / "part-0.parquet").write_text("old")
+    (final / "_schema.json").write_text('{"columns": "old"}')
     (final / "_SUCCESS").write_text("")
-    neighbour = final / "_staging-other-all-run-9"
-    neighbour.mkdir()
     staging = tmp_path / "tables" / "_staging-dim-all-run-2"
     staging.mkdir()
     (staging / "part-0.parquet").write_text("new")
+    if brings:
+        (staging / "_schema.json").write_text('{"columns": "new"}')
     publish_module.publish(staging, final, {"run_id": "run-2"}, mode=publish_module.SUCCESS_LAST)
     assert (final / "part-0.parquet").read_text() == "new"
-    assert neighbour.is_dir()
+    assert (final / "_schema.json").read_text() == f'{{"columns": "{"new" if brings else "old"}"}}'
+    assert (final / "_SUCCESS").is_file()

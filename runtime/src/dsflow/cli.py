@@ -495,6 +495,12 @@ def _cmd_status(args: argparse.Namespace) -> None:
             header = [range_line(shown, start, end)] if states else []
             print("\n".join(header + render_grid(states)))
         for command, _ in undo:
+            if settings.datastore_publish == "success-last":  # nothing to put back
+                print(
+                    f"half-published: a run was stopped between its outputs; `{command}` "
+                    "publishes them all again (their readers wait until then)"
+                )
+                continue
             print(
                 f"half-published: a run was killed between its outputs; `{command}` puts "
                 "the previous partitions back first (keep their _staging- folders until then)"

@@ -13,18 +13,21 @@ publish that was killed half-way. Readers may glimpse the mix for the millisecon
 swaps; what stays published is always one run's outputs, never two runs' halves.
 
 A datastore whose filesystem cannot rename a folder atomically (a bucket mounted with gcsfuse
-or s3fs, an object store) publishes with ``datastore_publish: success-last`` instead, the
-commit protocol of Hadoop's ``_SUCCESS`` marker, with no rename at all:
+or s3fs) publishes with ``datastore_publish: success-last`` instead, the commit protocol of
+Hadoop's ``_SUCCESS`` marker, with no folder renamed:
 
-1. remove the published partition's ``_SUCCESS`` (readers now skip it), then its files;
-2. copy the staged files in, ``_dsflow.json`` included;
-3. write ``_SUCCESS`` last: the partition is complete again, with the new run's files only.
+1. remove every output partition's ``_SUCCESS`` (readers now skip them), then their files
+   (a table's ``_schema.json`` stays);
+2. move the staged files in, one file at a time (``_dsflow.json`` included);
+3. write each ``_SUCCESS`` last: the partitions are complete again, with this run's files only.
 
-A reader sees the old partition, none, or the new one; never a mix. A kill between 1 and 3
-leaves the partition incomplete (``just status`` shows it missing, the next backfill runs it).
-The journal works as above, except that nothing can be put back: the next run of the partition
-drops it and publishes every output again. A reader that had listed a partition's files just
-before step 1 can fail to read them: the price of no rename.
+A reader that checks ``_SUCCESS`` sees the previous partition, none, or the new one, and a
+run's outputs are never shown beside the previous run's (at worst some new, some missing); a
+kill or a failure between 1 and 3 leaves partitions incomplete (``just status`` shows them
+missing, the next backfill runs them; the previous data is gone, unlike with ``swap``). The
+journal stays until the next run of the partition has published every output, so readers of
+a job's outputs wait as with ``swap``; nothing is put back. A reader that had listed a
+partition's files just before step 1 can miss some: runs and readers should not overlap.
 """
 
 from __future__ import annotations
@@ -37,13 +40,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .contracts import CONTRACT_FILE
 from .datastore import METADATA, SUCCESS
 from .errors import about_path
 from .faults import checkpoint
 
 STAGING_PREFIX = "_staging-"
 SWAP = "swap"  # atomic folder exchange (the default)
-SUCCESS_LAST = "success-last"  # no rename: clear, copy, then _SUCCESS (object-store mounts)
+SUCCESS_LAST = "success-last"  # no folder renamed: clear, move files in, _SUCCESS last
 MODES = (SWAP, SUCCESS_LAST)
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -81,13 +85,11 @@ def _exchange(a: Path, b: Path) -> bool:
 def publish(staging: Path, final: Path, metadata: dict[str, Any], mode: str = SWAP) -> None:
     """Mark ``staging`` complete and make it ``final``, replacing what was there: atomically
     (``swap``), or by ``success-last`` on a filesystem without an atomic folder rename."""
+    if mode == SUCCESS_LAST:
+        _publish_success_last([(staging, final, metadata)])
+        return
     _mark(staging, metadata)
     checkpoint("marked")
-    if mode == SUCCESS_LAST:
-        _copy_in(staging, final)
-        checkpoint("swapped")
-        shutil.rmtree(staging, ignore_errors=True)
-        return
     existed = _swap(staging, final)
     checkpoint("swapped")
     if existed:
@@ -104,15 +106,16 @@ def publish_all(
 
     Raises what made a swap fail, after putting back the partitions already swapped. With
     ``success-last`` nothing can be put back: the journal stays, so that readers of the
-    outputs wait and the next run publishes them all again (see the module's docstring).
+    outputs wait until a run publishes them all (see the module's docstring).
     """
+    journal = journal_dir / JOURNAL
     if len(outputs) == 1:
         publish(*outputs[0], mode=mode)
+        journal.unlink(missing_ok=True)  # a success-last publish's, kept until now
         return
     for staging, _, metadata in outputs:
         _mark(staging, metadata)
     checkpoint("marked")
-    journal = journal_dir / JOURNAL
     entries = [
         {"staging": str(s), "final": str(f), "existed": f.exists(), "run_id": m.get("run_id"),
          "mode": mode}
@@ -121,12 +124,8 @@ def publish_all(
     _write_durably(journal, json.dumps(entries, indent=2) + "\n")
     checkpoint("journaled")
     if mode == SUCCESS_LAST:
-        for staging, final, _ in outputs:
-            _copy_in(staging, final)
-            checkpoint("swapped")
+        _publish_success_last(outputs)
         journal.unlink()
-        for staging, _, _ in outputs:
-            shutil.rmtree(staging, ignore_errors=True)
         return
     done: list[dict[str, Any]] = []
     try:
@@ -144,38 +143,51 @@ def publish_all(
             shutil.rmtree(entry["staging"], ignore_errors=True)  # the previous partitions
 
 
-def _copy_in(staging: Path, final: Path) -> None:
-    """``success-last``: unpublish ``final``, replace its files by copies of ``staging``'s,
-    then publish it again by writing ``_SUCCESS`` last."""
-    final.mkdir(parents=True, exist_ok=True)
-    with about_path(final / SUCCESS):
-        (final / SUCCESS).unlink(missing_ok=True)
-    checkpoint("unpublished")
-    for old in final.iterdir():
-        if old.name.startswith(STAGING_PREFIX):  # an unpartitioned dataset's neighbours
+def _publish_success_last(outputs: list[tuple[Path, Path, dict[str, Any]]]) -> None:
+    """``success-last``: unpublish every output, move the staged files in, then write each
+    ``_SUCCESS``; no folder is renamed."""
+    for _, final, _ in outputs:
+        final.mkdir(parents=True, exist_ok=True)
+        with about_path(final / SUCCESS):
+            (final / SUCCESS).unlink(missing_ok=True)
+        checkpoint("unpublished")
+    for staging, final, metadata in outputs:
+        _replace_files(staging, final, metadata)
+        checkpoint("copied")
+    for staging, final, _ in outputs:
+        with about_path(final / SUCCESS):
+            (final / SUCCESS).write_text("")
+        checkpoint("swapped")
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _replace_files(staging: Path, final: Path, metadata: dict[str, Any]) -> None:
+    """Empty the unpublished ``final`` (its table contract aside) and move ``staging``'s files
+    into it with their metadata; a folder inside is copied (a bucket cannot rename one)."""
+    for old in list(final.iterdir()):  # listed first: deleting while listing, over FUSE
+        if old.name == CONTRACT_FILE:  # replaced below when the run brings one
             continue
         with about_path(old):
             if old.is_dir() and not old.is_symlink():
                 shutil.rmtree(old)
             else:
                 old.unlink()
-    for new in staging.iterdir():
-        if new.name == SUCCESS:
+    for new in list(staging.iterdir()):
+        if new.name == SUCCESS:  # marked by publish_all: written into final last, apart
             continue
         with about_path(final / new.name):
-            if new.is_dir():
+            if new.is_dir() and not new.is_symlink():
                 shutil.copytree(new, final / new.name, copy_function=shutil.copyfile)
             else:
-                shutil.copyfile(new, final / new.name)
-    checkpoint("copied")
-    with about_path(final / SUCCESS):
-        (final / SUCCESS).write_text("")
+                os.replace(new, final / new.name)  # a file: a bucket mount moves it server-side
+    with about_path(final / METADATA):
+        (final / METADATA).write_text(json.dumps(metadata, indent=2, default=str) + "\n")
 
 
 def recover(journal_dir: Path) -> list[str]:
     """Undo a multi-output publish a killed run left half-done (the caller holds the
     partition's lock); returns the partitions put back. A ``success-last`` publish cannot be
-    undone: its journal is dropped, and the run about to start publishes every output again."""
+    undone: its journal stays until the run about to start publishes every output again."""
     journal = journal_dir / JOURNAL
     try:
         entries = json.loads(journal.read_text())
@@ -185,7 +197,6 @@ def recover(journal_dir: Path) -> list[str]:
         journal.unlink()
         return []
     if any(e.get("mode") == SUCCESS_LAST for e in entries):
-        journal.unlink()
         return []
     swapped = [e for e in entries if _run_id(Path(e["final"])) == e["run_id"]]
     _undo(swapped)

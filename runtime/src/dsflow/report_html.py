@@ -10,6 +10,7 @@ templates in a cache beside Spark's class archive: ~0.3 s less for every run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -70,23 +71,34 @@ def _exporter_class() -> type:
     from nbconvert.filters.highlight import Highlight2HTML
     from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
+    class _QuietCache(jinja2.FileSystemBytecodeCache):
+        """A cache that cannot be written (a full disk) costs a compile, never a report."""
+
+        def dump_bytecode(self, bucket: Any) -> None:
+            with contextlib.suppress(OSError):
+                super().dump_bytecode(bucket)
+
     class ReportExporter(HTMLExporter):
         """nbconvert's HTML exporter (the lab template) without its BeautifulSoup pass."""
 
         def _create_environment(self) -> Any:
             environment = super()._create_environment()
-            cache = template_cache()
             try:
+                cache = template_cache()
                 cache.mkdir(parents=True, exist_ok=True, mode=0o700)
-                environment.bytecode_cache = jinja2.FileSystemBytecodeCache(str(cache))
-            except OSError:  # no writable cache (a read-only home): compile every time
-                pass
+            except (OSError, RuntimeError):  # no cache folder (no home): compile every time
+                return environment
+            if os.access(cache, os.W_OK | os.X_OK):
+                environment.bytecode_cache = _QuietCache(str(cache))
             return environment
 
         def from_notebook_node(
             self, nb: Any, resources: dict[str, Any] | None = None, **kw: Any
         ) -> tuple[str, dict[str, Any]]:
-            # HTMLExporter.from_notebook_node, minus the BeautifulSoup pass at its end
+            # HTMLExporter.from_notebook_node, minus the BeautifulSoup pass at its end; an
+            # nbconvert whose internals differ gets its own method (nbconvert is pinned <8)
+            if not hasattr(self, "_init_resources"):
+                return super().from_notebook_node(nb, resources, **kw)
             info = nb.metadata.get("language_info", {})
             lexer = info.get("pygments_lexer", info.get("name"))
             lexer = _LEXERS.get(lexer, lexer)

@@ -163,8 +163,10 @@ def start_cluster(
         futures = [pool.submit(start_worker, number) for number in range(1, workers + 1)]
         started.extend(future.result() for future in futures)
     except BaseException:  # a worker that failed, Ctrl-C: no half-started cluster is left
-        pool.shutdown(wait=True, cancel_futures=True)
-        services.stop(project, names)  # the ones being started too, if they got a record
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)  # every record written
+        finally:  # even on a second Ctrl-C while waiting
+            services.stop(project, names)  # the ones being started too, if they got a record
         raise
     pool.shutdown()
     return started
