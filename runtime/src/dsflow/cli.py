@@ -452,6 +452,7 @@ def _cmd_status(args: argparse.Namespace) -> None:
     import json
 
     from .graph import build_graph
+    from .publish import SUCCESS_LAST
     from .settings import load_settings
     from .status import (
         chosen_range,
@@ -495,7 +496,7 @@ def _cmd_status(args: argparse.Namespace) -> None:
             header = [range_line(shown, start, end)] if states else []
             print("\n".join(header + render_grid(states)))
         for command, _ in undo:
-            if settings.datastore_publish == "success-last":  # nothing to put back
+            if settings.datastore_publish == SUCCESS_LAST:  # nothing to put back
                 print(
                     f"half-published: a run was stopped between its outputs; `{command}` "
                     "publishes them all again (their readers wait until then)"

@@ -21,7 +21,7 @@ POINTS = (
     "marked",  # _SUCCESS and _dsflow.json written into staging
     "journaled",  # a multi-output publish's journal is on disk, nothing swapped
     "unpublished",  # success-last: an output's old _SUCCESS removed (":2" the second, ...)
-    "copied",  # success-last: an output's new files copied in, its _SUCCESS not yet
+    "copied",  # success-last: an output's new files moved in, its _SUCCESS not yet
     "swapped",  # one output swapped in (":2" the second, ...)
     "published",  # every output published; the table contract not yet written
     "recorded",  # run.json written; the history line not yet

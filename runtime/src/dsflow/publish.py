@@ -18,7 +18,7 @@ Hadoop's ``_SUCCESS`` marker, with no folder renamed:
 
 1. remove every output partition's ``_SUCCESS`` (readers now skip them), then their files
    (a table's ``_schema.json`` stays);
-2. move the staged files in, one file at a time (``_dsflow.json`` included);
+2. move the staged files in, one file at a time, and write ``_dsflow.json``;
 3. write each ``_SUCCESS`` last: the partitions are complete again, with this run's files only.
 
 A reader that checks ``_SUCCESS`` sees the previous partition, none, or the new one, and a
@@ -44,11 +44,11 @@ from .contracts import CONTRACT_FILE
 from .datastore import METADATA, SUCCESS
 from .errors import about_path
 from .faults import checkpoint
+from .settings import PUBLISH_MODES
 
 STAGING_PREFIX = "_staging-"
-SWAP = "swap"  # atomic folder exchange (the default)
-SUCCESS_LAST = "success-last"  # no folder renamed: clear, move files in, _SUCCESS last
-MODES = (SWAP, SUCCESS_LAST)
+# an atomic folder exchange (the default); no folder renamed: clear, move files in, _SUCCESS last
+SWAP, SUCCESS_LAST = PUBLISH_MODES
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
@@ -113,9 +113,10 @@ def publish_all(
         publish(*outputs[0], mode=mode)
         journal.unlink(missing_ok=True)  # a success-last publish's, kept until now
         return
-    for staging, _, metadata in outputs:
-        _mark(staging, metadata)
-    checkpoint("marked")
+    if mode == SWAP:  # success-last writes the metadata into the final folder itself
+        for staging, _, metadata in outputs:
+            _mark(staging, metadata)
+        checkpoint("marked")
     entries = [
         {"staging": str(s), "final": str(f), "existed": f.exists(), "run_id": m.get("run_id"),
          "mode": mode}
@@ -173,7 +174,7 @@ def _replace_files(staging: Path, final: Path, metadata: dict[str, Any]) -> None
             else:
                 old.unlink()
     for new in list(staging.iterdir()):
-        if new.name == SUCCESS:  # marked by publish_all: written into final last, apart
+        if new.name == SUCCESS:  # Spark's committer writes one: final's comes last, apart
             continue
         with about_path(final / new.name):
             if new.is_dir() and not new.is_symlink():

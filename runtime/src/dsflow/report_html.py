@@ -16,6 +16,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .caches import user_cache
+
 # JupyterLab's look without the scripts it loads from a CDN (require.js, MathJax, Mermaid):
 # a report opens offline, and from the explorer's /reports/ without reaching the internet
 _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
@@ -43,8 +45,7 @@ def render_html(notebook: Path, html: Path) -> None:
 def template_cache() -> Path:
     """``$XDG_CACHE_HOME/dsflow/templates``: the report templates, compiled (Jinja bytecode,
     keyed by each template's source: a changed template compiles again)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "dsflow" / "templates"
+    return user_cache("templates")
 
 
 def _exporter() -> Any:

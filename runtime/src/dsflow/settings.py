@@ -29,6 +29,11 @@ DEFAULT_PORTS = {
 }
 
 
+# how partitions are published (dsflow.publish): an atomic folder exchange, the default; or
+# no folder renamed, for a datastore on a filesystem that cannot (a bucket mount)
+PUBLISH_MODES = ("swap", "success-last")
+
+
 @dataclass(frozen=True)
 class AirflowSettings:
     """``airflow:`` in dsflow.yml: which periods the generated DAGs schedule, and Airflow's
@@ -46,9 +51,7 @@ class Settings:
 
     project: str
     datastore: Path
-    # how partitions are published (dsflow.publish): swap, an atomic folder exchange; or
-    # success-last, no rename, for a datastore on a filesystem without atomic folder renames
-    datastore_publish: str = "swap"
+    datastore_publish: str = PUBLISH_MODES[0]  # one of PUBLISH_MODES
     default_grain: str = "daily"
     runner: str = "local"
     spark_master: str = "local[2]"
@@ -88,8 +91,8 @@ def load_settings(project: Project) -> Settings:
     if runner not in ("local", "docker"):
         raise DsflowError(f"{path}: runner must be local or docker, not {runner!r}")
     datastore = datastore_path(path, project.root, raw.get("datastore", "datastore"))
-    publish = raw.get("datastore_publish", "swap")
-    if publish not in ("swap", "success-last"):
+    publish = raw.get("datastore_publish", PUBLISH_MODES[0])
+    if publish not in PUBLISH_MODES:
         raise DsflowError(
             f"{path}: datastore_publish must be swap or success-last (a datastore on a "
             f"filesystem without atomic folder renames), not {publish!r}"
@@ -129,9 +132,10 @@ def load_settings(project: Project) -> Settings:
 
 def datastore_path(settings_file: Path, root: Path, value: Any) -> Path:
     """``datastore:`` as a folder: a path (relative to the project ``root``) or a ``file://``
-    URI. Another scheme (``s3a://``, ``gs://``, ...) is refused: partitions are published by
-    renames inside the datastore folder, which object stores lack (the README's "From laptop
-    to cluster"); taken as a path it would have been a local folder named ``s3a:``."""
+    URI. Another scheme (``s3a://``, ``gs://``, ...) is refused, pointing at a mount of the
+    bucket with ``datastore_publish: success-last`` (the README's "From laptop to cluster"):
+    every reader and writer works on local paths, and taken as a path it would have been a
+    local folder named ``s3a:``."""
     text = str(value or "").strip()
     scheme, sep, rest = text.partition("://")
     if sep and scheme.lower() == "file":

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .bootstrap import java_executable
+from .caches import user_cache
 
 CLASS_LIST = Path(__file__).with_name("spark-classes.txt.gz")
 SWITCH_ENV = "DSFLOW_SPARK_CLASS_ARCHIVE"
@@ -57,8 +58,7 @@ def switched_off() -> bool:
 
 def cache_root() -> Path:
     """``$XDG_CACHE_HOME/dsflow/spark`` (``~/.cache/dsflow/spark``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "dsflow" / "spark"
+    return user_cache("spark")
 
 
 def venv_spark_home() -> Path:
