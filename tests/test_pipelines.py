@@ -351,8 +351,8 @@ def test_the_scheduler_runs_the_dags_on_postgres_on_other_ports(project):
     8080 and ran nothing), the log servers listen where dsflow.yml says, the API is healthy,
     and the runs are rows of PostgreSQL's dag_run table. A run of the
     daily DAG triggered through the REST API (token login) for 2024-01-07, and the catch-up
-    runs unpausing it starts (`airflow:` catchup from 2024-01-05 to 2024-01-07: 05 and 06, 07
-    being there already), are run by the scheduler to success, every task of each; each day's
+    run unpausing it starts (`airflow:` catchup from 2024-01-06 to 2024-01-07: 06, 07 being
+    there already), are run by the scheduler to success, every task of each; each day's
     partitions are published anew with their reports. (A run past `end_date` would "succeed"
     with no task at all: hence the task count.)
     `just stop-all` then leaves no process of Airflow's group behind."""
@@ -361,7 +361,7 @@ def test_the_scheduler_runs_the_dags_on_postgres_on_other_ports(project):
     shift_ports(project, 7)
     text = settings.read_text()
     for old, new in [
-        ("start_date: 2024-01-01", "start_date: 2024-01-05"),
+        ("start_date: 2024-01-01", "start_date: 2024-01-06"),
         ('end_date: ""', "end_date: 2024-01-07"),
         ("catchup: false", "catchup: true"),
         ("database: sqlite", "database: postgres"),
@@ -369,7 +369,7 @@ def test_the_scheduler_runs_the_dags_on_postgres_on_other_ports(project):
         assert old in text
         text = text.replace(old, new)
     settings.write_text(text)
-    days = ["2024-01-05", "2024-01-06", "2024-01-07"]
+    days = ["2024-01-06", "2024-01-07"]
     for day in days:
         for dataset in DATASETS.values():
             shutil.rmtree(project / f"datastore/{dataset}/ds={day}", ignore_errors=True)

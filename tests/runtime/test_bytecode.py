@@ -5,6 +5,7 @@ not stop the others."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from dsflow import bootstrap
 
@@ -23,6 +24,11 @@ def test_the_modules_a_run_imports_get_their_bytecode(tmp_path, monkeypatch):
     assert (tmp_path / "__pycache__" / f"first.{tag}.pyc").is_file()
     assert (tmp_path / "second" / "__pycache__" / f"part.{tag}.pyc").is_file()  # what it imports
     assert not (tmp_path / "__pycache__" / f"unused.{tag}.pyc").exists()  # nothing else
+    import importlib.util
+
+    import dsflow.update  # the runtime's own modules, each command's too
+
+    assert Path(importlib.util.cache_from_source(dsflow.update.__file__)).is_file()
 
 
 def test_every_module_named_exists():

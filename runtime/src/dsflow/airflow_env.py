@@ -108,6 +108,10 @@ def _install(project: Project) -> Path:
             "pip",
             "install",
             "--quiet",
+            # every Airflow command, scheduler and task process imports ~3,000 modules: compiled
+            # once here (~5 s), not again in each process where PYTHONDONTWRITEBYTECODE is set
+            # (~3 s of CPU each)
+            "--compile-bytecode",
             "--python",
             str(venv / "bin" / "python"),
             "-r",
