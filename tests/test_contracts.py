@@ -190,26 +190,22 @@ def test_spark_reads_a_legacy_partition_with_the_contracts_types(project):
             }
         )
     )
-    just(project, "spark")
-    try:
-        got = python(
-            project,
-            """
-            import json
-            from dsflow.spark import spark_session
-            from dsflow.tables import load_tables
-            spark = spark_session()
-            load_tables(spark)
-            frame = spark.table("legacy_ints")
-            rows = frame.orderBy("ds", "k").collect()
-            print(json.dumps({
-                "types": {f.name: f.dataType.simpleString() for f in frame.schema.fields},
-                "rows": [[r["n"], r["k"], r["ds"]] for r in rows],
-            }))
-            """,
-        )
-    finally:
-        just(project, "stop-all")
+    got = python(
+        project,
+        """
+        import json
+        from dsflow.spark import spark_session
+        from dsflow.tables import load_tables
+        spark = spark_session()
+        load_tables(spark)
+        frame = spark.table("legacy_ints")
+        rows = frame.orderBy("ds", "k").collect()
+        print(json.dumps({
+            "types": {f.name: f.dataType.simpleString() for f in frame.schema.fields},
+            "rows": [[r["n"], r["k"], r["ds"]] for r in rows],
+        }))
+        """,
+    )
     assert json.loads(got) == {
         "types": {"n": "double", "k": "string", "ds": "string"},
         "rows": [[1.0, "a", "2024-02-01"], [2.0, "b", "2024-02-01"], [2.5, "c", "2024-02-02"]],

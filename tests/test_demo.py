@@ -53,12 +53,13 @@ def samples_url():
 
 @pytest.fixture(scope="module")
 def demo(template_repo, tmp_path_factory, samples_url):
-    """`tools/demo.py` (the README's demo command) run against the tagged template snapshot;
-    its Spark Connect server is left running for the bad-input runs below, then stopped."""
+    """`tools/demo.py` (the README's demo command) run against the tagged template snapshot,
+    on its own warm Spark, which it stops at the end as for a user; the tests below run on the
+    test session's shared server."""
     project = tmp_path_factory.mktemp("demo") / "demo-project"
     cmd = [sys.executable, str(REPO / "tools/demo.py"), str(project)]
     cmd += ["--template", str(template_repo), "--ref", "v1.0.0"]
-    cmd += ["--base-url", samples_url, "--keep-services", "--port-offset", str(PORT_OFFSET)]
+    cmd += ["--base-url", samples_url, "--port-offset", str(PORT_OFFSET)]
     try:
         result = run(cmd, cwd=REPO, env=own_spark_env())  # the demo's own warm Spark, as a user's
         yield project, result.stdout
@@ -79,6 +80,7 @@ def test_demo_prints_the_status_and_where_things_are(demo):
     assert "15 published, 0 up to date, 0 failed, 0 blocked" in out  # the backfill's summary
     assert "tables/fct_daily_weather  ###  3 complete" in out  # just status
     assert "just dash job=dash-observations" in out
+    assert "stopped: spark" in out  # the demo's own server, started for its backfill
     assert f"reports:    {project}/datastore/job_runs/<job>/ds=<day>/report.html" in out
     for day in DAYS:
         report = project / f"datastore/job_runs/create-table-fct-daily-weather/ds={day}"
@@ -404,8 +406,6 @@ def test_jupyter_is_protected_by_the_project_token(demo):
         )
     finally:
         stopped = just(project, "stop-all").stdout
-        if "spark" in stopped:  # the demo's warm Spark serves the tests below
-            just(project, "spark")
     lines = dict(line.split(" ", 1) for line in printed.splitlines())
     assert lines["cwd"] == str(project.resolve() / "jobs/create-table-fct-observations")
     assert lines["python"] == str(project / ".venv/bin/python")
@@ -513,8 +513,6 @@ def test_stop_all_stops_only_what_the_project_started(demo):
     finally:
         bystander.kill()
         bystander.wait()
-        if "spark" in stopped:  # the demo's warm Spark serves the tests below
-            just(project, "spark")
 
 
 def test_stop_bad_input(demo):

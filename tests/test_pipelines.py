@@ -474,14 +474,10 @@ def test_airflow_runs_a_weekly_rollup_once_its_days_exist(project):
     just(project, "dag")
     source = (project / "airflow/dags/dsflow_my_dsflow_project_weekly.py").read_text()
     assert "task_id='inputs_create-table-fct-weekly-weather'" in source
-    just(project, "spark")
-    try:
-        result = just(
-            project, "airflow-cli", "dags", "test", "dsflow_my_dsflow_project_weekly",
-            "2024-01-01", check=False,
-        )  # fmt: skip
-    finally:
-        just(project, "stop", "spark")
+    result = just(
+        project, "airflow-cli", "dags", "test", "dsflow_my_dsflow_project_weekly",
+        "2024-01-01", check=False,
+    )  # fmt: skip
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     week = project / "datastore/tables/fct_weekly_weather/ds=2024-01-01"
     assert (week / "_SUCCESS").is_file()

@@ -80,7 +80,6 @@ def project(env_project: Path):
     (env_project / SCHEMA).write_text(SCHEMA_TEXT)
     git(env_project, "add", "-A")
     git(env_project, "commit", "-q", "-m", "reader tests")
-    just(env_project, "spark")
     yield env_project
     just(env_project, "stop-all")
     git(env_project, "rm", "-rq", f"jobs/{CSV_JOB}", f"jobs/{JSON_JOB}", SCHEMA)

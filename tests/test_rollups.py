@@ -160,7 +160,6 @@ def project(env_project: Path, tmp_path_factory: pytest.TempPathFactory):
     (running / "run.py").write_text(textwrap.dedent(RUNNING_PY))
     git(env_project, "add", "-A")
     git(env_project, "commit", "-q", "-m", "rollup jobs")
-    just(env_project, "spark")
     yield env_project, source
     just(env_project, "stop-all")
     jobs = ["download-weather", "create-table-weather", "create-table-weather-monthly"]

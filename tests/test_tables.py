@@ -101,7 +101,6 @@ def project(env_project: Path):
         (folder / "write.py").write_text(textwrap.dedent(WRITE_PY))
     git(env_project, "add", "-A")
     git(env_project, "commit", "-q", "-m", "table tests")
-    just(env_project, "spark")
     yield env_project
     just(env_project, "stop-all")
     git(env_project, "rm", "-rq", *[f"jobs/{j}" for j in JOBS])
