@@ -476,7 +476,8 @@ def test_jupyter_without_java_says_so_at_start(demo, tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip().startswith("dsflow: error: Java not found; Spark needs Java 17+")
-    assert "jupyter" not in just(project, "services").stdout
+    services = just(project, "services").stdout.splitlines()
+    assert not [line for line in services if line.startswith("jupyter")], services
 
 
 def test_explorer_shows_the_status_grid_and_serves_reports(demo, tmp_path):
