@@ -47,12 +47,28 @@ class Service:
 
 
 def _start_time(pid: int) -> str:
-    """Field 22 of /proc/<pid>/stat (start time in clock ticks), '' if there is no such process."""
+    """Field 22 of /proc/<pid>/stat (start time in clock ticks), '' if there is no such process
+    or it has ended (a zombie: its parent, often init, has not reaped it yet)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return ""
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    return "" if fields[0] in ("Z", "X") else fields[19]
+
+
+def _live_members(pgid: int) -> bool:
+    """True when a process of group ``pgid`` still runs (zombies do not count)."""
+    if not Path("/proc/self/stat").is_file():  # no /proc to tell: assume it does
+        return True
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 def state_dir(project: Project) -> Path:
@@ -195,7 +211,9 @@ def _group_alive(pgid: int) -> bool:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
-    return True
+    # ended processes can wait a while to be reaped (init does it on its own schedule: ~2 s
+    # on some machines); they hold no port or file any more
+    return _live_members(pgid)
 
 
 def stop(project: Project, names: list[str] | None = None) -> list[str]:
