@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from dsflow import services
 
@@ -17,7 +18,7 @@ def _zombie() -> subprocess.Popen:
     child = subprocess.Popen([sys.executable, "-c", "pass"], start_new_session=True)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        state = open(f"/proc/{child.pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        state = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         if state == "Z":
             return child
         time.sleep(0.02)
