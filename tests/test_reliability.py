@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import FIGURES, git, just, listening, move_datastore, own_spark_env
+from dsflow.services import process_running
 
 pytestmark = pytest.mark.slow
 
@@ -225,9 +226,9 @@ def test_a_run_killed_while_its_script_runs_takes_the_script_with_it(project, tm
     assert killed.returncode != 0
     script = int(pid_file.read_text())
     deadline = time.monotonic() + 10
-    while Path(f"/proc/{script}").exists() and time.monotonic() < deadline:
+    while process_running(script) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not Path(f"/proc/{script}").exists(), "the job's script outlived the killed run"
+    assert not process_running(script), "the job's script outlived the killed run"
     check_nothing_lost(before, {t: files(partition(project, t, ds)) for t in PAIR})
     assert run(project, "job=pair", f"ds={ds}", "label=v3").returncode == 0
     assert labels(project, ds) == {t: {"v3"} for t in PAIR}
@@ -502,9 +503,9 @@ def test_a_killed_backfill_stops_the_spark_server_it_started(project):
         os.kill(dsflow_pid, signal.SIGKILL)
         FIGURES["faults injected"] += 1
         deadline = time.monotonic() + 30
-        while Path(f"/proc/{server['pid']}").exists() and time.monotonic() < deadline:
+        while process_running(server["pid"]) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not Path(f"/proc/{server['pid']}").exists(), "the Spark server outlived the backfill"
+        assert not process_running(server["pid"]), "the Spark server outlived the backfill"
         # `just spark` can start the project's server again: its port is free
         assert not listening(server["port"])
     finally:

@@ -205,7 +205,8 @@ def test_update_merges_template_changes_and_keeps_user_edits(versions):
 
 def test_update_across_two_releases_and_to_a_named_one(versions):
     """From v1.0.0, `just update to=v1.1.0` stops there; `just update` then takes v1.2.0 with
-    both releases' changes."""
+    both releases' changes. A job whose template a release did not change only has its release
+    moved (no merge by copier); the one whose template changed is merged."""
     repo, project = versions
     release(repo, "v1.1.0", {"project-template/README.md.jinja": ("## Layout", "## Layout v1.1")})
     release(
@@ -214,12 +215,18 @@ def test_update_across_two_releases_and_to_a_named_one(versions):
         {JSON_NOTEBOOK: (first_cell(repo / JSON_NOTEBOOK), "# %% from v1.2")},
     )
     result = just_update(project, "to=v1.1.0")
+    for job in JOBS:  # v1.1.0 changed the project's README only
+        assert f"jobs/{job}" in result.stdout
+    assert result.stdout.count("v1.0.0 -> v1.1.0 (its template did not change)") == len(JOBS)
     assert answers_commit(project) == "v1.1.0"
     assert answers_commit(project / "jobs/create-table-meteo") == "v1.1.0"
     assert "from v1.2" not in (project / "jobs/create-table-meteo/notebook.py").read_text()
     commit(project, "to v1.1.0")
     result = just_update(project)
-    assert "v1.1.0 -> v1.2.0" in result.stdout
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if "->" in line}
+    assert lines["jobs/create-table-meteo"].endswith("v1.1.0 -> v1.2.0")  # merged by copier
+    for job in ("create-table-stations", "download-meteo"):
+        assert lines[f"jobs/{job}"].endswith("v1.1.0 -> v1.2.0 (its template did not change)")
     assert "## Layout v1.1" in (project / "README.md").read_text()
     assert "# %% from v1.2" in (project / "jobs/create-table-meteo/notebook.py").read_text()
     assert all(answers_commit(project / "jobs" / job) == "v1.2.0" for job in JOBS)

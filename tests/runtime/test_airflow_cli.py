@@ -31,7 +31,8 @@ def airflow(project_root: Path) -> Path:
     exe = venv_bin / "airflow"
     exe.write_text(FAKE)
     exe.chmod(0o755)
-    (project_root / ".airflow/venv/.dsflow-requirements").write_text("")  # no requirements file
+    # installed (compiled) with no requirements file
+    (project_root / ".airflow/venv/.dsflow-requirements").write_text(airflow_env.COMPILED)
     home = project_root / ".airflow/home"
     home.mkdir(parents=True)
     (home / ".dsflow-migrated").write_text("migrated\n")

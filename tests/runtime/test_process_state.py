@@ -30,7 +30,8 @@ def test_an_ended_process_has_no_start_time_and_its_group_is_not_alive():
     try:
         os.killpg(child.pid, 0)  # the kernel still lists it...
         assert services._start_time(child.pid) == ""  # ...but it runs no more
-        assert not services._live_members(child.pid)
+        assert not services.process_running(child.pid)
+        assert not services.group_running(child.pid)
     finally:
         child.wait()
 
@@ -40,7 +41,7 @@ def test_a_running_process_keeps_its_start_time_and_group():
                              start_new_session=True)  # fmt: skip
     try:
         assert services._start_time(child.pid) != ""
-        assert services._live_members(child.pid)
+        assert services.group_running(child.pid)
         assert services._group_alive(child.pid)
     finally:
         child.kill()

@@ -32,6 +32,7 @@ from .errors import DsflowError
 from .project import Project
 
 REQUIREMENTS = "airflow/requirements.txt"
+COMPILED = "\n# installed with --compile-bytecode\n"
 # beside the database: the DAG folder's fingerprint when its DAGs were last written there
 DAGS_STAMP = ".dsflow-dags"
 # command groups whose commands read DAGs from the database; ``test`` and ``reserialize`` parse
@@ -92,7 +93,8 @@ def _install(project: Project) -> Path:
     exe = venv / "bin" / "airflow"
     requirements = project.root / REQUIREMENTS
     stamp = venv / ".dsflow-requirements"
-    wanted = requirements.read_text() if requirements.is_file() else ""
+    # the stamp also says the environment was compiled: one installed before is compiled once
+    wanted = (requirements.read_text() if requirements.is_file() else "") + COMPILED
     if exe.is_file() and stamp.is_file() and stamp.read_text() == wanted:
         return exe
     uv = shutil.which("uv")

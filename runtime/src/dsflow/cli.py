@@ -168,6 +168,8 @@ def _cmd_update(args: argparse.Namespace) -> None:
             state = f"{item.before} (NOT updated: {item.error})"
         elif item.before != item.after:
             state = f"{item.before} -> {item.after}"
+            if item.same_template:
+                state += " (its template did not change)"
         else:
             state = f"{item.after} (unchanged)"
         print(f"  {name:<{width}}  {state}")

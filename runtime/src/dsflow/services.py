@@ -57,7 +57,12 @@ def _start_time(pid: int) -> str:
     return "" if fields[0] in ("Z", "X") else fields[19]
 
 
-def _live_members(pgid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """True when process ``pid`` exists and has not ended (a zombie has)."""
+    return _start_time(pid) != ""
+
+
+def group_running(pgid: int) -> bool:
     """True when a process of group ``pgid`` still runs (zombies do not count)."""
     if not Path("/proc/self/stat").is_file():  # no /proc to tell: assume it does
         return True
@@ -213,7 +218,7 @@ def _group_alive(pgid: int) -> bool:
         return False
     # ended processes can wait a while to be reaped (init does it on its own schedule: ~2 s
     # on some machines); they hold no port or file any more
-    return _live_members(pgid)
+    return group_running(pgid)
 
 
 def stop(project: Project, names: list[str] | None = None) -> list[str]:

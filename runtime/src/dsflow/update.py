@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,11 +34,13 @@ MAX_NAMED = 5
 
 @dataclass
 class ItemResult:
-    """One subproject's update: release before and after, and the error that stopped it."""
+    """One subproject's update: release before and after, and the error that stopped it;
+    ``same_template`` when the job's template did not change (only its release was moved)."""
 
     before: str
     after: str
     error: str = ""
+    same_template: bool = False
 
 
 @dataclass
@@ -129,6 +132,87 @@ def _update_one(folder: Path, vcs_ref: str | None) -> ItemResult:
         return ItemResult(before, "?", str(exc))
 
 
+# what renders a job besides its own folder: a change there and copier must merge the job again
+JOB_INPUTS = ("copier.yml",)
+# Jinja that reads another file of the template: a job template using it could change without
+# a change in its own folder, so such a job is always merged by copier
+_JINJA_READS_FILE = r"\{%-?\s*(include|import|from|extends)\b"
+_COMMIT_LINE = re.compile(r"^_commit:.*$", re.M)
+
+
+class TemplateHistory:
+    """A bare clone of a template source, made on first use, to tell which job templates
+    changed between two releases (a local source is cloned with hard links: a fraction of a
+    second). Copier clones the template five times per job it updates (~3 s a job); a job whose
+    template did not change needs none of that, only its release moved."""
+
+    def __init__(self, workdir: Path) -> None:
+        self._workdir = workdir
+        self._clones: dict[str, Path | None] = {}
+
+    def _clone(self, src: str) -> Path | None:
+        if src not in self._clones:
+            dst = self._workdir / f"template-{len(self._clones)}.git"
+            done = subprocess.run(
+                ["git", "clone", "--bare", "--quiet", src, str(dst)],
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+            )
+            self._clones[src] = dst if done.returncode == 0 else None
+        return self._clones[src]
+
+    def job_unchanged(self, src: str, template: str, old: str, new: str) -> bool:
+        """True when job template ``template`` renders the same at releases ``old`` and
+        ``new`` of ``src``: its folder and copier.yml identical, and no Jinja reading another
+        file. Anything it cannot tell (no clone, an unknown release) is False."""
+        repo = self._clone(src)
+        if repo is None:
+            return False
+        folder = f"job-templates/{template}"
+
+        def git(*args: str) -> int:
+            return subprocess.run(
+                ["git", "--git-dir", str(repo), *args], capture_output=True
+            ).returncode
+
+        for release in (old, new):
+            if git("rev-parse", "--quiet", "--verify", f"{release}^{{commit}}") != 0:
+                return False
+        if git("cat-file", "-e", f"{new}:{folder}") != 0:
+            return False
+        if git("diff", "--quiet", old, new, "--", *JOB_INPUTS, folder) != 0:
+            return False
+        return git("grep", "--quiet", "-E", _JINJA_READS_FILE, new, "--", folder) == 1
+
+
+def _move_release(folder: Path, commit_line: str) -> None:
+    """Set the job's release in its answers file to the project's (``_commit: ...``), as
+    copier's update would have written it."""
+    answers = folder / ANSWERS_FILE
+    answers.write_text(_COMMIT_LINE.sub(lambda _: commit_line, answers.read_text(), count=1))
+
+
+def _same_template_update(
+    history: TemplateHistory, folder: Path, project_answers: dict, commit_line: str
+) -> ItemResult | None:
+    """The job's update when its template did not change since its release: the release moved
+    to the project's; None when copier must merge it (or cannot be sure)."""
+    try:
+        answers = read_answers(folder)
+    except DsflowError:
+        return None
+    before, after = str(answers.get("_commit", "")), str(project_answers.get("_commit", ""))
+    src, template = answers.get("_src_path"), answers.get("template")
+    if not before or not after or src != project_answers.get("_src_path") or not template:
+        return None
+    if before == after:
+        return ItemResult(before, after, same_template=True)
+    if not history.job_unchanged(str(src), str(template), before, after):
+        return None
+    _move_release(folder, commit_line)
+    return ItemResult(before, after, same_template=True)
+
+
 def _set_aside_unmerged(top: Path) -> list[str]:
     """Index lines of unmerged entries, which are then reset so the next update can run."""
     lines = [line for line in _git(top, "ls-files", "-z", "--unmerged").split("\0") if line]
@@ -171,10 +255,20 @@ def update_project(project: Project, vcs_ref: str | None = None, sync: bool = Tr
         (f"jobs/{job}", project.jobs_dir / job) for job in project.job_names(marker=ANSWERS_FILE)
     ]
     try:
-        for name, folder in items:
-            report.items[name] = _update_one(folder, vcs_ref)
-            unmerged += _set_aside_unmerged(top)
-            _git(root, "add", "-A", "--", ".")
+        with tempfile.TemporaryDirectory(prefix="dsflow-update-") as workdir:
+            history = TemplateHistory(Path(workdir))
+            project_answers: tuple[dict, str] | None = None
+            for name, folder in items:
+                result = None
+                if project_answers is not None:
+                    result = _same_template_update(history, folder, *project_answers)
+                if result is None:
+                    result = _update_one(folder, vcs_ref)
+                report.items[name] = result
+                if folder == root and not result.error:  # the release the jobs go to
+                    project_answers = _release_of(root)
+                unmerged += _set_aside_unmerged(top)
+                _git(root, "add", "-A", "--", ".")
     finally:  # whatever stopped the loop: the result unstaged, the conflicts unmerged again
         _git(root, "reset", "-q", "--", ".")
         _restore_unmerged(top, unmerged)
@@ -184,6 +278,16 @@ def update_project(project: Project, vcs_ref: str | None = None, sync: bool = Tr
         report.synced = resync(root, report.conflicts)
     report.changed = _changed(root, top)
     return report
+
+
+def _release_of(root: Path) -> tuple[dict, str] | None:
+    """The project's answers after its update, and their ``_commit:`` line as copier wrote it."""
+    try:
+        answers = read_answers(root)
+        line = _COMMIT_LINE.search((root / ANSWERS_FILE).read_text())
+    except (DsflowError, OSError):
+        return None
+    return (answers, line.group(0)) if line else None
 
 
 def _status(root: Path, top: Path, untracked: str = "all") -> list[tuple[str, str]]:
