@@ -95,11 +95,13 @@ def new_job(
     data.update(template=template, name=name)
 
     project.jobs_dir.mkdir(exist_ok=True)
-    with template_checkout(project) as worker:
-        find_job_template(worker, template)
-        staging = Path(tempfile.mkdtemp(prefix=".new-", dir=project.jobs_dir))
-        try:
-            _render(project, staging, data, interactive, worker)
+    staging = Path(tempfile.mkdtemp(prefix=".new-", dir=project.jobs_dir))
+    options = dict(dst_path=staging, data=data, defaults=not interactive, unsafe=True,
+                   overwrite=True)  # fmt: skip
+    try:
+        with template_checkout(project, **options) as worker:  # one clone: the listing, the render
+            find_job_template(worker, template)
+            _render(staging, data, worker)
             answers = read_answers(staging)
             unknown = sorted(set(params) - set(answers))
             if unknown:
@@ -131,29 +133,14 @@ def new_job(
                     )
             follow_umask(staging)  # mkdtemp made it 0700
             staging.rename(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
-def _render(
-    project: Project,
-    dst: Path,
-    data: dict[str, str],
-    interactive: bool,
-    worker: copier.Worker,
-) -> None:
+def _render(dst: Path, data: dict[str, str], worker: copier.Worker) -> None:
     try:
-        copier.run_copy(
-            src_path=project.template_src,
-            dst_path=dst,
-            data=data,
-            vcs_ref=project.template_commit,
-            defaults=not interactive,
-            unsafe=True,
-            quiet=True,
-            overwrite=True,
-        )
+        worker.run_copy()
     except KeyboardInterrupt:  # first: copier's prompt interrupt is also a CopierError
         raise DsflowError("cancelled; nothing was created") from None
     except (CopierError, ValueError) as exc:

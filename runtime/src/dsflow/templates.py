@@ -32,11 +32,14 @@ class JobTemplate:
 
 
 @contextmanager
-def template_checkout(project: Project) -> Iterator[copier.Worker]:
-    """A copier worker on the project's template source, at the version the project records."""
+def template_checkout(project: Project, **options: Any) -> Iterator[copier.Worker]:
+    """A copier worker on the project's template source, at the version the project records
+    (one clone of it, however much the worker is asked); ``options`` are copier.Worker's
+    (``dst_path``, ``data``, ... for a worker that then renders with ``run_copy``)."""
+    options.setdefault("quiet", True)
     try:
         with copier.Worker(
-            src_path=project.template_src, vcs_ref=project.template_commit, quiet=True
+            src_path=project.template_src, vcs_ref=project.template_commit, **options
         ) as worker:
             yield worker
     except (CopierError, ValueError, OSError) as exc:
