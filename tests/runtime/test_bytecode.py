@@ -1,11 +1,10 @@
 """dsflow.bootstrap.compile_run_modules: `just setup` writes the bytecode of what a run imports
-(and no more), also where PYTHONDONTWRITEBYTECODE is set; a module an older runtime lacks does
-not stop the others."""
+and of the runtime's own modules (and no more), also where PYTHONDONTWRITEBYTECODE is set; a
+module an older runtime lacks does not stop the others."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from dsflow import bootstrap
 
@@ -24,11 +23,21 @@ def test_the_modules_a_run_imports_get_their_bytecode(tmp_path, monkeypatch):
     assert (tmp_path / "__pycache__" / f"first.{tag}.pyc").is_file()
     assert (tmp_path / "second" / "__pycache__" / f"part.{tag}.pyc").is_file()  # what it imports
     assert not (tmp_path / "__pycache__" / f"unused.{tag}.pyc").exists()  # nothing else
-    import importlib.util
 
-    import dsflow.update  # the runtime's own modules, each command's too
 
-    assert Path(importlib.util.cache_from_source(dsflow.update.__file__)).is_file()
+def test_every_module_of_the_runtime_gets_its_bytecode(tmp_path, monkeypatch):
+    """The CLI imports each command's modules only when that command runs: all are compiled
+    (a stand-in ``dsflow`` package first on the path, with a module nothing imports)."""
+    package = tmp_path / "dsflow"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "lazy_command.py").write_text("X = 1\n")
+    monkeypatch.setattr(bootstrap, "RUN_MODULES", ())
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    assert bootstrap.compile_run_modules(sys.executable) is not None
+    tag = sys.implementation.cache_tag
+    assert (package / "__pycache__" / f"lazy_command.{tag}.pyc").is_file()
 
 
 def test_every_module_named_exists():

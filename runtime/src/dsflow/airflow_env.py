@@ -102,7 +102,10 @@ def _install(project: Project) -> Path:
         raise DsflowError("uv not found: run `just setup` (it installs uv), then retry")
     if not requirements.is_file():
         raise DsflowError(f"{requirements} is missing: it pins the Airflow version")
-    _progress(f"installing Airflow into {venv} (first use; about a minute)...")
+    if exe.is_file():
+        _progress(f"updating Airflow's environment {venv} (to {REQUIREMENTS}, compiled)...")
+    else:
+        _progress(f"installing Airflow into {venv} (first use; about a minute)...")
     for cmd in (
         [uv, "venv", "--quiet", "--allow-existing", str(venv)],
         [

@@ -96,7 +96,8 @@ _IMPORT_EACH = (
 
 def compile_run_modules(python: str = sys.executable) -> float | None:
     """Write the bytecode of what a run imports (:data:`RUN_MODULES`) by importing it once in
-    ``python``; returns the seconds it took, or None when that Python could not run.
+    ``python``, and of every module of the runtime (the CLI imports a command's modules only
+    when it runs); returns the seconds it took, or None when that Python could not run.
 
     A cold run then imports in about a third of the time, also where PYTHONDONTWRITEBYTECODE
     is set (a run never writes bytecode then). ``uv sync --compile-bytecode`` compiled every

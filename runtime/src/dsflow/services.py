@@ -54,11 +54,33 @@ def _start_time(pid: int) -> str:
     except OSError:
         return ""
     fields = stat.rsplit(")", 1)[1].split()
-    return "" if fields[0] in ("Z", "X") else fields[19]
+    return "" if _ended(pid, fields[0]) else fields[19]
+
+
+def _ended(pid: int, state: str) -> bool:
+    """Whether a process in ``state`` (field 3 of its stat) has ended: dead, or a zombie whose
+    threads are all gone (a main thread that exited before the others shows Z too)."""
+    if state == "X":
+        return True
+    if state != "Z":
+        return False
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")) <= 1
+    except OSError:
+        return True
 
 
 def process_running(pid: int) -> bool:
-    """True when process ``pid`` exists and has not ended (a zombie has)."""
+    """True when process ``pid`` exists and has not ended (a zombie has); without /proc to
+    tell, whether the process exists at all."""
+    if not Path("/proc/self/stat").is_file():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
     return _start_time(pid) != ""
 
 
@@ -71,7 +93,7 @@ def group_running(pgid: int) -> bool:
             fields = stat_file.read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+        if fields[2] == str(pgid) and not _ended(int(stat_file.parent.name), fields[0]):
             return True
     return False
 

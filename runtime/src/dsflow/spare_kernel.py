@@ -39,8 +39,9 @@ LOG = "kernel-spare.log"
 AUTO_STARTED = "spark.auto"  # holds the pid of a server a run started (stopped when idle)
 
 _CLAIMED = threading.Event()
-# what SIGTERM did in the kernel before warm(): put back when a run claims it
+# what SIGTERM did in the kernel before warm() (``_TERM_SET``): put back when a run claims it
 _TERM_HANDLER: Any = None
+_TERM_SET = False
 
 
 @dataclass
@@ -171,8 +172,8 @@ def claimed(owner: int, owner_start: str) -> None:
     """Called in the kernel by the run that took it: the idle timer stops, and the kernel now
     ends with that run's process (a killed run leaves no kernel behind, as a pooled one)."""
     _CLAIMED.set()
-    if _TERM_HANDLER is not None:  # the run's kernel ends as any kernel does
-        signal.signal(signal.SIGTERM, _TERM_HANDLER)
+    if _TERM_SET:  # the run's kernel ends as any kernel does
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if _TERM_HANDLER is None else _TERM_HANDLER)
 
     def watch() -> None:
         while _start_time(owner) == owner_start:
@@ -257,10 +258,11 @@ def warm(root: str, server_pid: int, server_start: str, idle_s: float) -> None:
 
     for module in SPARK_CLIENT_MODULES:
         importlib.import_module(module)
-    global _TERM_HANDLER
-    # an unclaimed spare ran no code of anyone's: `just stop` ends it at once, not after
-    # ipykernel's shutdown (~1-2 s that `just stop-all` waited for)
+    global _TERM_HANDLER, _TERM_SET
+    # an unclaimed spare ran no code of anyone's: `just stop` ends it at once (measured: it
+    # took ~1 s to end on SIGTERM otherwise, while the imported clients shut down)
     _TERM_HANDLER = signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    _TERM_SET = True
     threading.Thread(
         target=_watch, args=(Path(root), server_pid, server_start, idle_s), daemon=True
     ).start()

@@ -12,6 +12,7 @@ item goes, and unstaged at the end.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import copier
+import yaml
 from copier.errors import CopierError
 
 from .bootstrap import compile_run_modules
@@ -135,8 +137,11 @@ def _update_one(folder: Path, vcs_ref: str | None) -> ItemResult:
 # what renders a job besides its own folder: a change there and copier must merge the job again
 JOB_INPUTS = ("copier.yml",)
 # Jinja that reads another file of the template: a job template using it could change without
-# a change in its own folder, so such a job is always merged by copier
-_JINJA_READS_FILE = r"\{%-?\s*(include|import|from|extends)\b"
+# a change in its own folder, so such a job is always merged by copier (POSIX classes: git grep)
+_JINJA_READS_FILE = r"\{%[-+]?[[:space:]]*(include|import|from|extends)([^[:alnum:]_]|$)"
+# copier.yml settings with which an update does more than merge the job's files (run code,
+# read other files): a release that has any of them merges every job through copier
+_UPDATE_EFFECTS = ("_migrations", "_external_data", "_jinja_extensions")
 _COMMIT_LINE = re.compile(r"^_commit:.*$", re.M)
 
 
@@ -151,20 +156,49 @@ class TemplateHistory:
         self._clones: dict[str, Path | None] = {}
 
     def _clone(self, src: str) -> Path | None:
+        # a source git cannot clone as written (copier's gh:... or git+https://...) gives None:
+        # its jobs are merged by copier, as before
         if src not in self._clones:
             dst = self._workdir / f"template-{len(self._clones)}.git"
             done = subprocess.run(
                 ["git", "clone", "--bare", "--quiet", src, str(dst)],
                 capture_output=True,
                 stdin=subprocess.DEVNULL,
+                env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},  # never ask for a password
             )
             self._clones[src] = dst if done.returncode == 0 else None
         return self._clones[src]
 
+    @staticmethod
+    def _plain_settings(repo: Path, release: str) -> bool:
+        """True when copier.yml at ``release`` makes an update only merge files: no
+        migrations, external data, Jinja extensions or ``!include``, and every task limited
+        to ``copier copy``."""
+        shown = subprocess.run(
+            ["git", "--git-dir", str(repo), "show", f"{release}:copier.yml"],
+            capture_output=True,
+            text=True,
+        )
+        if shown.returncode != 0:
+            return False
+        try:
+            settings = yaml.safe_load(shown.stdout)  # a !include tag does not load: False
+        except yaml.YAMLError:
+            return False
+        if not isinstance(settings, dict) or any(key in settings for key in _UPDATE_EFFECTS):
+            return False
+        tasks = settings.get("_tasks") or []
+        return isinstance(tasks, list) and all(
+            isinstance(task, dict) and "_copier_operation == 'copy'" in str(task.get("when", ""))
+            for task in tasks
+        )
+
     def job_unchanged(self, src: str, template: str, old: str, new: str) -> bool:
         """True when job template ``template`` renders the same at releases ``old`` and
         ``new`` of ``src``: its folder and copier.yml identical, and no Jinja reading another
-        file. Anything it cannot tell (no clone, an unknown release) is False."""
+        file, ``new`` a later release than ``old``, and copier.yml asking an update for
+        nothing but the merge (:meth:`_plain_settings`). Anything it cannot tell (no clone, an
+        unknown release) is False."""
         repo = self._clone(src)
         if repo is None:
             return False
@@ -178,7 +212,9 @@ class TemplateHistory:
         for release in (old, new):
             if git("rev-parse", "--quiet", "--verify", f"{release}^{{commit}}") != 0:
                 return False
-        if git("cat-file", "-e", f"{new}:{folder}") != 0:
+        if git("merge-base", "--is-ancestor", old, new) != 0:  # copier refuses a downgrade
+            return False
+        if git("cat-file", "-e", f"{new}:{folder}") != 0 or not self._plain_settings(repo, new):
             return False
         if git("diff", "--quiet", old, new, "--", *JOB_INPUTS, folder) != 0:
             return False
