@@ -11,7 +11,7 @@ run := "uv run --frozen"
 default:
     @just --list --unsorted --justfile {{ quote(justfile()) }}
 
-# run the whole test suite on two workers, a module to each (about 10 minutes; -n 0: one process)
+# run the whole test suite on two workers, a module to each (about 9 minutes; -n 0: one process)
 [group('test')]
 test *pytest_args:
     {{ run }} pytest -n 2 --dist loadfile "$@"

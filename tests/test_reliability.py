@@ -506,8 +506,11 @@ def test_a_killed_backfill_stops_the_spark_server_it_started(project):
         while process_running(server["pid"]) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not process_running(server["pid"]), "the Spark server outlived the backfill"
-        # `just spark` can start the project's server again: its port is free
+        # its port is free, and `just spark` starts the project's server again over the
+        # killed run's records
         assert not listening(server["port"])
+        just(project, "spark")
+        just(project, "stop", "spark")
     finally:
         if backfill.poll() is None:
             os.killpg(backfill.pid, signal.SIGKILL)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import git, just, own_spark_env, port
+from dsflow.services import process_running
 
 JOB = "create-table-warm"
 DS = "2024-01-02"
@@ -87,11 +88,7 @@ def gone(pid: int, timeout: float = 15) -> bool:
     """True once process ``pid`` has ended (a zombie has ended too), within ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            return True
-        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+        if not process_running(pid):
             return True
         time.sleep(0.1)
     return False

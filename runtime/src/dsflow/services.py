@@ -78,8 +78,8 @@ def process_running(pid: int) -> bool:
             os.kill(pid, 0)
         except ProcessLookupError:
             return False
-        except PermissionError:
-            return True
+        except PermissionError:  # another user's process: it exists
+            pass
         return True
     return _start_time(pid) != ""
 

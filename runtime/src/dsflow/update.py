@@ -154,6 +154,7 @@ class TemplateHistory:
     def __init__(self, workdir: Path) -> None:
         self._workdir = workdir
         self._clones: dict[str, Path | None] = {}
+        self._plain: dict[tuple[Path, str], bool] = {}  # every job of an update asks the same
 
     def _clone(self, src: str) -> Path | None:
         # a source git cannot clone as written (copier's gh:... or git+https://...) gives None:
@@ -214,7 +215,9 @@ class TemplateHistory:
                 return False
         if git("merge-base", "--is-ancestor", old, new) != 0:  # copier refuses a downgrade
             return False
-        if git("cat-file", "-e", f"{new}:{folder}") != 0 or not self._plain_settings(repo, new):
+        if (repo, new) not in self._plain:
+            self._plain[repo, new] = self._plain_settings(repo, new)
+        if git("cat-file", "-e", f"{new}:{folder}") != 0 or not self._plain[repo, new]:
             return False
         if git("diff", "--quiet", old, new, "--", *JOB_INPUTS, folder) != 0:
             return False
